@@ -1,0 +1,244 @@
+"""The core's commands: serve, worker, beat, db, users, tokens, jobs, demo."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from cultiveat_core.cli.context import cli_actor, fail, get_crm, require_migrated, run_service
+from cultiveat_core.db.metadata import utcnow
+
+CORE_COMMANDS: list[click.Command] = []
+
+
+def core(command: click.Command) -> click.Command:
+    CORE_COMMANDS.append(command)
+    return command
+
+
+@core
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="server processes")
+@click.option("--demo", is_flag=True, help="migrate and load demo data first (an empty database only)")
+@click.option("--open-browser", is_flag=True, help="open the browser once the server is up")
+def serve(host: str, port: int, workers: int, demo: bool, open_browser: bool) -> None:
+    """Run the web app (and, without a broker, the embedded job runner)."""
+    import uvicorn
+
+    crm = get_crm()
+    if demo:
+        crm.upgrade_database()
+        _load_demo_if_empty(crm)
+    require_migrated(crm)
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.5, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
+    click.echo(f"Cultiveat on http://{host}:{port}/ (API schema at /schema)", err=True)
+    if workers > 1:
+        uvicorn.run("cultiveat_core.web:asgi_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info")
+        return
+    from cultiveat_core.web import create_app
+
+    uvicorn.run(create_app(crm), host=host, port=port, log_level="info")
+
+
+def _load_demo_if_empty(crm: Any) -> None:
+    import sqlalchemy as sa
+
+    from cultiveat_core.db import tables
+    from cultiveat_core.demo import load_demo
+
+    with crm.engine.connect() as conn:
+        has_contacts = conn.execute(sa.select(tables.contacts.c.id).limit(1)).first() is not None
+    if not has_contacts:
+        click.echo("loading demo data...", err=True)
+        click.echo(f"demo data: {load_demo(crm)}", err=True)
+
+
+@core
+@click.command()
+@click.option("--concurrency", "-c", default=4, show_default=True, type=int)
+@click.option("--pool", default="threads", show_default=True,
+              type=click.Choice(["threads", "prefork", "solo"]))
+def worker(concurrency: int, pool: str) -> None:
+    """Run a Celery worker (needs CULTIVEAT_BROKER_URL), or the embedded runner without one."""
+    crm = get_crm()
+    require_migrated(crm)
+    if not crm.settings.broker_url:
+        from cultiveat_core.jobs.runner import EmbeddedRunner
+
+        click.echo("no CULTIVEAT_BROKER_URL: running the embedded job runner", err=True)
+        runner = EmbeddedRunner(crm)
+        runner.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            runner.stop()
+        return
+    import threading
+
+    stop = threading.Event()
+
+    def relay_loop() -> None:
+        while not stop.wait(crm.settings.job_poll_seconds * 5):
+            try:
+                crm.jobs.relay_due()
+            except Exception as exc:  # keep relaying; the broker may come back
+                click.echo(f"relay error: {exc}", err=True)
+
+    threading.Thread(target=relay_loop, daemon=True, name="cultiveat-relay").start()
+    app = crm.jobs.celery()
+    try:
+        app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO",
+                         "--without-gossip", "--without-mingle"])
+    finally:
+        stop.set()
+
+
+@core
+@click.command()
+@click.option("--once", is_flag=True, help="schedule and relay once, then exit")
+def beat(once: bool) -> None:
+    """Queue periodic tasks when due and relay queued jobs to the broker."""
+    from cultiveat_core.jobs.schedule import enqueue_due
+
+    crm = get_crm()
+    require_migrated(crm)
+    while True:
+        queued = enqueue_due(crm)
+        relayed = crm.jobs.relay_due() if crm.settings.broker_url else 0
+        if queued or relayed:
+            click.echo(f"scheduled {len(queued)}, relayed {relayed}", err=True)
+        if once:
+            return
+        time.sleep(crm.settings.job_poll_seconds * 5)
+
+
+@core
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the core and every loaded plugin to their latest revisions."""
+    crm = get_crm()
+    crm.upgrade_database()
+    click.echo("database is up to date", err=True)
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether migrations are pending."""
+    crm = get_crm()
+    problem = crm.migration_problem()
+    click.echo("database is up to date" if problem is None else f"pending: {problem}")
+    if problem is not None:
+        raise SystemExit(1)
+
+
+@core
+@click.group()
+def users() -> None:
+    """Users and roles."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, help="admin, marketing, sales or executive")
+@click.option("--name", default="")
+def users_create(email: str, role: str, name: str) -> None:
+    """Create a user."""
+    crm = get_crm()
+    require_migrated(crm)
+    user = run_service(crm.users.create, cli_actor(), email, role, name=name)
+    click.echo(f"created user {user.email} (id {user.id}, role {user.role})")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def users_list(as_json: bool) -> None:
+    """List users."""
+    crm = get_crm()
+    require_migrated(crm)
+    found = run_service(crm.users.list, cli_actor())
+    if as_json:
+        click.echo(json.dumps([{"id": u.id, "email": u.email, "role": u.role} for u in found]))
+        return
+    for user in found:
+        click.echo(f"{user.id:>5} {user.email:<40} {user.role}")
+
+
+@core
+@click.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--expires-days", type=int, default=None, help="expire after this many days")
+def tokens_create(email: str, name: str, expires_days: int | None) -> None:
+    """Create an API token for EMAIL; the token is the last line (shown once)."""
+    crm = get_crm()
+    require_migrated(crm)
+    user = run_service(crm.users.get_by_email, email)
+    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+    token, plain = run_service(crm.tokens.create, cli_actor(), user, name=name, expires_at=expires)
+    click.echo(f"token {token.id} for {user.email} ({user.role}); it is shown only once:")
+    click.echo(plain)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    crm = get_crm()
+    run_service(crm.tokens.revoke, cli_actor(), token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@core
+@click.group()
+def jobs() -> None:
+    """Background jobs."""
+
+
+@jobs.command("run")
+def jobs_run() -> None:
+    """Run every due job now, in this process, then exit."""
+    crm = get_crm()
+    require_migrated(crm)
+    click.echo(f"ran {crm.jobs.run_pending()} job(s)", err=True)
+
+
+@jobs.command("status")
+@click.argument("job_id")
+def jobs_status(job_id: str) -> None:
+    """Print a job's status as JSON."""
+    crm = get_crm()
+    click.echo(json.dumps(run_service(crm.jobs.get, job_id).as_dict(), indent=2))
+
+
+@core
+@click.command()
+@click.option("--contacts", "count", default=3000, show_default=True, help="synthetic contacts to add")
+def demo(count: int) -> None:
+    """Load demo data: seed 003's sample contacts and synthetic ones with activities."""
+    from cultiveat_core.demo import load_demo
+
+    crm = get_crm()
+    require_migrated(crm)
+    click.echo(json.dumps(load_demo(crm, count)))

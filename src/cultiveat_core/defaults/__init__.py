@@ -1,0 +1,1 @@
+"""The core's own behaviour, written as ordinary plugins (so every hook is exercised)."""

@@ -1,0 +1,31 @@
+"""The core's permissions and which built-in roles hold them (admin holds every permission)."""
+
+from __future__ import annotations
+
+from cultiveat_core.domain import Permission
+from cultiveat_core.markers import hookimpl
+
+ALL = ("marketing", "sales", "executive")
+
+CORE_PERMISSIONS = [
+    Permission("contacts.read", "Read contacts", ALL),
+    Permission("contacts.create", "Create contacts", ("marketing", "sales")),
+    Permission("contacts.update", "Edit contacts one owns", ("marketing", "sales")),
+    Permission("contacts.update_any", "Edit every contact, whoever owns it", ("marketing",)),
+    Permission("contacts.delete", "Delete contacts one owns", ("marketing", "sales")),
+    Permission("contacts.delete_any", "Delete every contact, whoever owns it", ("marketing",)),
+    Permission("contacts.import", "Import contacts", ("marketing",)),
+    Permission("contacts.export", "Export contacts (non-admins at most 1,000 rows)", ("marketing", "sales")),
+    Permission("activities.read", "Read activities", ALL),
+    Permission("activities.log", "Log activities", ("marketing", "sales")),
+    Permission("users.manage", "Create and change users and roles", ()),
+    Permission("tokens.manage", "Create and revoke other users' API tokens", ()),
+    Permission("plugins.read", "See installed plugins and their status", ()),
+    Permission("jobs.read", "See any job's status", ("marketing",)),
+    Permission("audit.read", "Read the audit log", ()),
+]
+
+
+@hookimpl(trylast=True)
+def register_permissions() -> list[Permission]:
+    return list(CORE_PERMISSIONS)

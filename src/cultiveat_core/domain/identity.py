@@ -1,0 +1,60 @@
+"""Who is acting: users, roles, permissions and the ``Actor`` passed to every service call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+ROLES = ("admin", "marketing", "sales", "executive")
+
+
+@attrs.frozen
+class Permission:
+    """A named right. ``default_roles`` get it out of the box; ``admin`` always has every one."""
+
+    name: str
+    description: str
+    default_roles: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class User:
+    id: int
+    email: str
+    role: str
+    name: str = ""
+    is_active: bool = True
+    created_at: datetime | None = None
+
+
+@attrs.frozen
+class Actor:
+    """The principal behind a call: a user (through a token or a session) or the system."""
+
+    kind: str  # "user" | "system"
+    permissions: frozenset[str] = frozenset()
+    user_id: int | None = None
+    email: str | None = None
+    role: str | None = None
+    token_id: int | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def system(cls, reason: str = "system") -> Actor:
+        return cls(kind="system", email=reason, role="admin")
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_system or self.role == "admin"
+
+    def can(self, permission: str) -> bool:
+        return self.is_admin or permission in self.permissions
+
+    @property
+    def label(self) -> str:
+        return self.email or self.kind

@@ -1,0 +1,132 @@
+"""After-commit events: batch forms derived once per transaction, every implementation isolated.
+
+Services record per-item events (``contact_created``...) on the unit of work. After the
+commit, the dispatcher fires the batch form (``contacts_created`` with the whole list) once,
+then the per-item form for each item, skipping that loop when no plugin implements it. A
+raising implementation is logged with its plugin's name and the others still run. The caller
+waits at most ``event_wait_seconds`` for the handlers, so a hanging plugin slows a request
+by that much at worst and never fails it; long work belongs in a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from cultiveat_core.hookcalls import implementations
+
+if TYPE_CHECKING:
+    from cultiveat_core.crm import CRM
+    from cultiveat_core.domain import Contact
+
+log = logging.getLogger("cultiveat.events")
+
+
+@attrs.frozen
+class ContactChange:
+    """One updated contact in ``contacts_updated``: its new state and ``{field: (old, new)}``."""
+
+    contact: Contact
+    changes: Mapping[str, tuple[Any, Any]]
+
+
+@attrs.frozen
+class Event:
+    name: str
+    kwargs: Mapping[str, Any]
+
+
+# per-item event -> (batch event, batch argument, how one item enters the batch)
+BATCH_FORMS: dict[str, tuple[str, str]] = {
+    "contact_created": ("contacts_created", "contacts"),
+    "contact_updated": ("contacts_updated", "changes"),
+    "contact_deleted": ("contacts_deleted", "contacts"),
+    "activity_logged": ("activities_logged", "activities"),
+}
+
+
+def _batch_item(event: Event) -> Any:
+    if event.name == "contact_created" or event.name == "contact_deleted":
+        return event.kwargs["contact"]
+    if event.name == "contact_updated":
+        return ContactChange(event.kwargs["contact"], event.kwargs["changes"])
+    return event.kwargs["activity"]
+
+
+class EventDispatcher:
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+        self._executor: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(4, thread_name_prefix="cultiveat-events")
+            return self._executor
+
+    def fire(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        if getattr(self._local, "dispatching", False):
+            self._dispatch(events)  # an event handler's own service call: no new thread
+            return
+        future = self.executor.submit(self._dispatch_in_thread, events)
+        try:
+            future.result(timeout=self.crm.settings.event_wait_seconds)
+        except FutureTimeout:
+            log.warning(
+                "event handlers still running after %.1fs (%s); the request goes on without "
+                "them. Move long work in event handlers to a job.",
+                self.crm.settings.event_wait_seconds,
+                ", ".join(sorted({e.name for e in events})),
+            )
+
+    def _dispatch_in_thread(self, events: Sequence[Event]) -> None:
+        self._local.dispatching = True
+        try:
+            self._dispatch(events)
+        finally:
+            self._local.dispatching = False
+
+    def _dispatch(self, events: Sequence[Event]) -> None:
+        batches: dict[str, list[Any]] = {}
+        for event in events:
+            if event.name in BATCH_FORMS:
+                batches.setdefault(event.name, []).append(_batch_item(event))
+        for item_name, items in batches.items():
+            batch_name, arg = BATCH_FORMS[item_name]
+            self.call(batch_name, **{arg: items})
+        implemented = {n for n in {e.name for e in events} if implementations(self.crm.pm, n)}
+        if not implemented:
+            return  # nobody listens per item: skip the loop over every item
+        for event in events:
+            if event.name in implemented:
+                self.call(event.name, **event.kwargs)
+
+    def call(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of ``hook_name`` on its own; one failure never stops the rest."""
+        impls = implementations(self.crm.pm, hook_name)
+        if not impls:
+            return
+        kwargs = {"crm": self.crm, **kwargs}
+        for impl in impls:
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            try:
+                impl.function(**args)
+            except Exception:
+                log.exception("plugin %s raised in event %s; other plugins still ran",
+                              impl.plugin_name, hook_name)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None

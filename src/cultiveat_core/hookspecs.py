@@ -1,0 +1,143 @@
+"""Every hook of the core, grouped by phase. Declarations only: one empty function each.
+
+Registration hooks are called once at start-up and return lists; names are unique across
+plugins (a duplicate is a start-up error naming both plugins). Events are fired after the
+transaction commits, each implementation isolated. Decisions are ``firstresult`` with a
+``trylast`` default in the core's built-in plugins. ``docs/hooks.md`` documents each one; a
+test fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cultiveat_core.markers import hookspec
+
+if TYPE_CHECKING:
+    from cultiveat_core.crm import CRM
+    from cultiveat_core.domain import Activity, Contact
+
+# -- registration -------------------------------------------------------------------------
+
+
+@hookspec
+def register_settings(crm: CRM) -> list[type]:
+    """Settings classes (attrs, with ``plugin: ClassVar[str]``) read from ``CULTIVEAT_<PLUGIN>_*``."""
+
+
+@hookspec
+def register_migrations(crm: CRM) -> list[str]:
+    """Alembic version locations (directories); each plugin's revisions are their own branch."""
+
+
+@hookspec
+def register_routes(crm: CRM) -> list[Any]:
+    """Litestar route handlers, Controllers or Routers, mounted as they are."""
+
+
+@hookspec
+def register_activity_types(crm: CRM) -> list[Any]:
+    """``ActivityType`` values; the core registers its own the same way."""
+
+
+@hookspec
+def register_permissions(crm: CRM) -> list[Any]:
+    """``Permission`` values checked by services."""
+
+
+@hookspec
+def register_commands(crm: CRM) -> list[Any]:
+    """click commands or groups added to the ``cultiveat`` CLI."""
+
+
+@hookspec
+def register_tasks(crm: CRM) -> list[Any]:
+    """``Task`` values (job functions named ``<plugin>.<task>``)."""
+
+
+@hookspec
+def register_periodic_tasks(crm: CRM) -> list[Any]:
+    """``PeriodicTask`` values: which task runs how often."""
+
+
+@hookspec
+def register_ui(crm: CRM) -> list[Any]:
+    """UI contributions (``NavItem``, ``ContactTab``, ``DashboardWidget``, ``QuickAction``...)."""
+
+
+@hookspec
+def register_contact_fields(crm: CRM) -> list[Any]:
+    """``ContactField`` values: computed fields the list filters, sorts and exports (e.g. score)."""
+
+
+@hookspec
+def register_kpis(crm: CRM) -> list[Any]:
+    """``Kpi`` values shown beside the core's contact KPIs (e.g. hot leads, average score)."""
+
+
+# -- events (after commit, isolated) --------------------------------------------------------
+
+
+@hookspec
+def contact_created(crm: CRM, contact: Contact) -> None:
+    """A contact was created (fired once per contact, after commit)."""
+
+
+@hookspec
+def contact_updated(crm: CRM, contact: Contact, changes: dict[str, tuple[Any, Any]]) -> None:
+    """A contact changed; ``changes`` maps field to ``(old, new)``."""
+
+
+@hookspec
+def contact_deleted(crm: CRM, contact: Contact) -> None:
+    """A contact was deleted; ``contact`` is its last state."""
+
+
+@hookspec
+def contacts_merged(crm: CRM, kept: Contact, merged: Contact) -> None:
+    """``merged`` was folded into ``kept`` (its activities, tags and plugin data now belong to kept)."""
+
+
+@hookspec
+def activity_logged(crm: CRM, activity: Activity) -> None:
+    """An activity was logged (fired once per activity, after commit)."""
+
+
+@hookspec
+def contacts_created(crm: CRM, contacts: list[Contact]) -> None:
+    """Batch form of ``contact_created``: every contact created in one transaction."""
+
+
+@hookspec
+def contacts_updated(crm: CRM, changes: list[Any]) -> None:
+    """Batch form of ``contact_updated``: ``ContactChange(contact, changes)`` values."""
+
+
+@hookspec
+def contacts_deleted(crm: CRM, contacts: list[Contact]) -> None:
+    """Batch form of ``contact_deleted``."""
+
+
+@hookspec
+def activities_logged(crm: CRM, activities: list[Activity]) -> None:
+    """Batch form of ``activity_logged``: every activity logged in one transaction."""
+
+
+# -- decisions (firstresult) ----------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def actor_from_request(crm: CRM, request: Any) -> Any:
+    """The ``Actor`` behind an HTTP request, or None to let the next plugin decide."""
+
+
+@hookspec(firstresult=True)
+def match_existing_contact(crm: CRM, candidate: dict[str, Any]) -> Contact | None:
+    """The existing contact ``candidate`` (normalised field values) duplicates, if any."""
+
+
+@hookspec(firstresult=True)
+def contact_pre_save(
+    crm: CRM, contact: Contact | None, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Before a contact is saved: raise ``ValidationError`` to reject, or return corrected changes."""

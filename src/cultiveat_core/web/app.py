@@ -1,0 +1,92 @@
+"""``create_app(crm)``: core routes plus every plugin's, auth on ``/api``, problem-details errors."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar, Request, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from cultiveat_core.domain import Actor
+from cultiveat_core.web.auth import ActorMiddleware
+from cultiveat_core.web.problems import EXCEPTION_HANDLERS
+from cultiveat_core.web.routes import CORE_ROUTES
+
+if TYPE_CHECKING:
+    from cultiveat_core.crm import CRM
+
+log = logging.getLogger("cultiveat.web")
+
+
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    return request.user  # type: ignore[no-any-return]
+
+
+def create_app(crm: CRM, *, check_database: bool = True, run_jobs: bool | None = None) -> Litestar:
+    """The Litestar app for ``crm``; plugin routes are mounted as they were registered."""
+    handlers: list[Any] = list(CORE_ROUTES)
+    for registered in crm.registry.routes:
+        handlers.append(registered.item)
+    run_jobs = (not crm.settings.broker_url and crm.settings.embedded_worker) if run_jobs is None else run_jobs
+    runner: Any = None
+
+    def startup(app: Litestar) -> None:
+        nonlocal runner
+        if check_database:
+            crm.check_database()
+        if run_jobs:
+            from cultiveat_core.jobs.runner import EmbeddedRunner
+
+            runner = EmbeddedRunner(crm)
+            runner.start()
+
+    def shutdown(app: Litestar) -> None:
+        if runner is not None:
+            runner.stop()
+
+    with warnings.catch_warnings():
+        # The /api-only auth middleware excludes every other path on purpose.
+        warnings.filterwarnings("ignore", message=".*greedily matches all paths.*")
+        app = _build(crm, handlers, startup, shutdown)
+    app.state.crm = crm
+    return app
+
+
+def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litestar:
+    return Litestar(
+        route_handlers=[Router(path="/", route_handlers=handlers)],
+        dependencies={
+            "crm": Provide(lambda: crm, use_cache=True, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(ActorMiddleware, crm=crm)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        openapi_config=OpenAPIConfig(
+            title="Cultiveat",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API token")
+            }),
+            security=[{"bearer": []}],
+        ),
+        debug=crm.settings.debug,
+    )
+
+
+def asgi_app() -> Litestar:
+    """ASGI factory for uvicorn/granian: ``uvicorn --factory cultiveat_core.web:asgi_app``."""
+    from cultiveat_core.crm import create_crm
+    from cultiveat_core.logging import configure_logging
+
+    configure_logging()
+    return create_app(create_crm())
