@@ -6,6 +6,8 @@ that package's declared dependencies, proving plugins stay plugins.
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import nox
@@ -21,6 +23,30 @@ PACKAGES = sorted(
 )
 
 
+def local_distributions() -> dict[str, str]:
+    """Distribution name -> folder, for every package in this repository."""
+    found = {"cultiveat-core": "."}
+    for pyproject in ROOT.glob("*/*/pyproject.toml"):
+        name = tomllib.loads(pyproject.read_text())["project"]["name"]
+        found[name] = str(pyproject.parent.relative_to(ROOT))
+    return found
+
+
+def declared_local_dependencies(package: str) -> list[str]:
+    """Folders of the repository's distributions that ``package`` declares (recursively)."""
+    local = local_distributions()
+    seen: list[str] = []
+    todo = [package]
+    while todo:
+        project = tomllib.loads((ROOT / todo.pop() / "pyproject.toml").read_text())["project"]
+        for requirement in project.get("dependencies", []):
+            name = re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower()
+            if name in local and local[name] not in seen and local[name] != ".":
+                seen.append(local[name])
+                todo.append(local[name])
+    return seen
+
+
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
     """Everything installed together: core, plugins and examples, on every configured database."""
@@ -32,7 +58,8 @@ def tests(session: nox.Session) -> None:
 @nox.parametrize("package", PACKAGES)
 def isolated(session: nox.Session, package: str) -> None:
     """One plugin with only the core and its declared dependencies."""
-    session.install("-e", ".[test]", "-e", f"{package}[test]")
+    editables = [arg for dep in declared_local_dependencies(package) for arg in ("-e", dep)]
+    session.install("-e", ".[test]", *editables, "-e", f"{package}[test]")
     session.run("pytest", f"{package}/tests", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
