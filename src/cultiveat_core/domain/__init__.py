@@ -7,6 +7,7 @@ from cultiveat_core.domain.identity import ROLES, Actor, Permission, User
 from cultiveat_core.domain.jobs import PeriodicTask, Task
 from cultiveat_core.domain.ui import (
     BulkAction,
+    ContactPanel,
     ContactTab,
     DashboardWidget,
     ListColumn,
@@ -24,6 +25,7 @@ __all__ = [
     "BulkAction",
     "Contact",
     "ContactField",
+    "ContactPanel",
     "ContactTab",
     "DashboardWidget",
     "Kpi",

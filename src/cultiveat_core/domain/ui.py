@@ -42,6 +42,15 @@ class ContactTab(UIContribution):
 
 
 @attrs.frozen(kw_only=True)
+class ContactPanel(UIContribution):
+    """A panel beside the contact header (e.g. a hot-lead alert); ``render(crm=, actor=,
+    contact=, request=)`` returns HTML, or an empty string when it has nothing to show."""
+
+    render: Renderer = attrs.field(eq=False)
+    kind = "contact_panel"
+
+
+@attrs.frozen(kw_only=True)
 class DashboardWidget(UIContribution):
     render: Renderer = attrs.field(eq=False)
     kind = "dashboard_widget"
