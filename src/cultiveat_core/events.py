@@ -11,9 +11,10 @@ by that much at worst and never fails it; long work belongs in a job.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
@@ -59,27 +60,81 @@ def _batch_item(event: Event) -> Any:
     return event.kwargs["activity"]
 
 
+class _DaemonPool:
+    """Daemon threads that run event dispatches; a new thread starts when all are busy.
+
+    A hanging handler therefore never holds up later events, and never keeps the process
+    from exiting (``ThreadPoolExecutor`` threads are joined at exit; these are not).
+    """
+
+    def __init__(self, max_threads: int = 32) -> None:
+        self.max_threads = max_threads
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], None], Future[None]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[[], None]) -> Future[None]:
+        future: Future[None] = Future()
+        with self._lock:
+            if self._idle == 0 and self._threads < self.max_threads:
+                self._threads += 1
+                threading.Thread(target=self._work, name="cultiveat-events", daemon=True).start()
+            else:
+                self._idle -= 1  # reserve an idle thread for this job
+        self._jobs.put((fn, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, future = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    fn()
+                    future.set_result(None)
+                except BaseException as exc:  # reported to whoever waits
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        with self._lock:
+            threads, self._threads, self._idle = self._threads, 0, 0
+        for _ in range(threads):
+            self._jobs.put(None)
+
+
 class EventDispatcher:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool: _DaemonPool | None = None
+        self._pending: set[Future[None]] = set()
         self._local = threading.local()
         self._lock = threading.Lock()
 
     @property
-    def executor(self) -> ThreadPoolExecutor:
+    def pool(self) -> _DaemonPool:
         with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(4, thread_name_prefix="cultiveat-events")
-            return self._executor
+            if self._pool is None:
+                self._pool = _DaemonPool()
+            return self._pool
 
     def fire(self, events: Sequence[Event]) -> None:
+        """Fire ``events`` (one transaction's) and wait at most ``event_wait_seconds`` for them."""
         if not events:
             return
         if getattr(self._local, "dispatching", False):
             self._dispatch(events)  # an event handler's own service call: no new thread
             return
-        future = self.executor.submit(self._dispatch_in_thread, events)
+        future = self.pool.submit(lambda: self._dispatch_in_thread(events))
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
         try:
             future.result(timeout=self.crm.settings.event_wait_seconds)
         except FutureTimeout:
@@ -89,6 +144,10 @@ class EventDispatcher:
                 self.crm.settings.event_wait_seconds,
                 ", ".join(sorted({e.name for e in events})),
             )
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
 
     def _dispatch_in_thread(self, events: Sequence[Event]) -> None:
         self._local.dispatching = True
@@ -113,7 +172,8 @@ class EventDispatcher:
                 self.call(event.name, **event.kwargs)
 
     def call(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation of ``hook_name`` on its own; one failure never stops the rest."""
+        """Call every implementation of ``hook_name`` on its own; one failure never stops
+        the rest."""
         impls = implementations(self.crm.pm, hook_name)
         if not impls:
             return
@@ -126,7 +186,12 @@ class EventDispatcher:
                 log.exception("plugin %s raised in event %s; other plugins still ran",
                               impl.plugin_name, hook_name)
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=False)
-            self._executor = None
+    def close(self, timeout: float | None = None) -> None:
+        """Let running handlers finish (at most ``event_wait_seconds``), then stop the threads."""
+        with self._lock:
+            pending = list(self._pending)
+            pool, self._pool = self._pool, None
+        if pending:
+            wait(pending, timeout=self.crm.settings.event_wait_seconds if timeout is None else timeout)
+        if pool is not None:
+            pool.close()

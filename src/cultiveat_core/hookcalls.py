@@ -9,11 +9,19 @@ import pluggy
 
 
 def implementations(pm: pluggy.PluginManager, hook_name: str) -> list[Any]:
+    """Implementations in registration order, ``tryfirst`` ones first and ``trylast`` ones last.
+
+    (pluggy itself calls the most recently registered first; events and registrations here
+    follow the order plugins were loaded in: built-ins, explicit plugins, entry points.)
+    """
     caller = getattr(pm.hook, hook_name, None)
     if caller is None:
         return []
-    # pluggy returns them in call order reversed; keep registration order, tryfirst first.
-    return list(reversed(caller.get_hookimpls()))
+    impls = [impl for impl in caller.get_hookimpls() if not impl.hookwrapper and not impl.wrapper]
+    first = [impl for impl in impls if impl.tryfirst]
+    last = [impl for impl in impls if impl.trylast]
+    middle = [impl for impl in impls if not impl.tryfirst and not impl.trylast]
+    return first + middle + last
 
 
 def has_implementations(pm: pluggy.PluginManager, hook_name: str) -> bool:

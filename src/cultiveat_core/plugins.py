@@ -7,6 +7,7 @@ with its error and skipped, unless strict mode is on, in which case loading stop
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import traceback
@@ -58,6 +59,17 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _core_version() -> str | None:
+    try:
+        return importlib.metadata.version("cultiveat-core")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+
+
 class PluginLoader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -69,6 +81,9 @@ class PluginLoader:
     def blocked(self) -> set[str]:
         return set(self.settings.plugins_block)
 
+    def is_blocked(self, *names: str | None) -> bool:
+        return any(name in self.blocked for name in names if name)
+
     def fail(self, record: PluginRecord, exc: BaseException) -> None:
         record.status = "failed"
         record.error = _error_text(exc)
@@ -79,7 +94,7 @@ class PluginLoader:
 
     def register(self, plugin: Any, record: PluginRecord) -> None:
         self.records[record.name] = record
-        if record.name in self.blocked:
+        if self.is_blocked(record.name):
             record.status = "blocked"
             return
         try:
@@ -93,18 +108,28 @@ class PluginLoader:
         record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
     def load_builtins(self) -> None:
+        version = _core_version()
         for module_name in BUILTIN_PLUGINS:
             module = importlib.import_module(module_name)
             name = "core." + module_name.rsplit(".", 1)[1]
-            self.register(module, PluginRecord(name=name, status="builtin", module=module_name,
-                                               distribution="cultiveat-core"))
+            record = PluginRecord(name=name, status="builtin", module=module_name,
+                                  distribution="cultiveat-core", version=version)
+            self.register(module, record)
 
     def load_explicit(self, plugins: Iterable[Any]) -> None:
+        """Plugins handed in by the embedder or a test: modules, objects or module paths.
+
+        Each is named by its module path (``cultiveat_x.plugin``) or its
+        ``cultiveat_plugin_name``; blocking works with that name or with the name of the
+        entry point that points at the same module.
+        """
+        aliases = self._entry_point_names() if self.blocked else {}
         for plugin in plugins:
             if isinstance(plugin, str):
-                record = PluginRecord(name=plugin.rsplit(".", 1)[-1], status="loaded", module=plugin)
-                if record.name in self.blocked:
-                    self.records[record.name] = attrs.evolve(record, status="blocked")
+                record = PluginRecord(name=plugin, status="loaded", module=plugin)
+                if self.is_blocked(plugin, aliases.get(plugin)):
+                    record.status = "blocked"
+                    self.records[record.name] = record
                     continue
                 try:
                     plugin = importlib.import_module(plugin)
@@ -114,10 +139,19 @@ class PluginLoader:
                     continue
             name = plugin_name(plugin)
             module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
-            self.register(plugin, PluginRecord(name=name, status="loaded", module=module))
+            record = PluginRecord(name=name, status="loaded", module=module)
+            if self.is_blocked(aliases.get(module)):
+                record.status = "blocked"
+                self.records[name] = record
+                continue
+            self.register(plugin, record)
+
+    @staticmethod
+    def _entry_point_names() -> dict[str, str]:
+        return {ep.value: ep.name for ep in _entry_points()}
 
     def load_entrypoints(self) -> None:
-        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in _entry_points():
             if ep.name in self.records and self.records[ep.name].status != "blocked":
                 continue  # already registered explicitly (tests, embedders)
             dist = getattr(ep, "dist", None)
@@ -128,9 +162,11 @@ class PluginLoader:
                 version=dist.version if dist else None,
                 module=ep.value,
             )
-            if ep.name in self.blocked:
+            if self.is_blocked(ep.name):
                 record.status = "blocked"
                 self.records[ep.name] = record
+                continue
+            if self._known_module(ep.value, record):
                 continue
             try:
                 plugin = ep.load()
@@ -138,7 +174,18 @@ class PluginLoader:
                 self.records[ep.name] = record
                 self.fail(record, exc)
                 continue
+            if self.pm.is_registered(plugin):
+                continue  # the same object handed in explicitly under another name
             self.register(plugin, record)
+
+    def _known_module(self, module: str, found: PluginRecord) -> bool:
+        """Is ``module`` already loaded explicitly? Then complete its record and skip it."""
+        for record in self.records.values():
+            if record.module == module and record.status != "builtin":
+                record.distribution = record.distribution or found.distribution
+                record.version = record.version or found.version
+                return True
+        return False
 
     def unregister_failed(self, name: str, exc: BaseException) -> None:
         """A registration hook of ``name`` raised: drop the plugin, keep the record."""
@@ -147,6 +194,22 @@ class PluginLoader:
         if plugin is not None:
             self.pm.unregister(plugin)
         self.fail(record, exc)
+
+    def warn_unknown_hooks(self) -> None:
+        """A hook implementation no spec declares is probably a typo: say so, by plugin."""
+        for name in self.pm.hook.__dict__:
+            if name.startswith("_"):
+                continue
+            caller = getattr(self.pm.hook, name)
+            if caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if not impl.optionalhook:
+                    log.warning(
+                        "plugin %s implements hook %r, which no loaded plugin declares "
+                        "(a typo, or a hook of a plugin that is not installed?)",
+                        impl.plugin_name, name,
+                    )
 
 
 def get_plugin_manager(
@@ -158,4 +221,5 @@ def get_plugin_manager(
     loader.load_explicit(plugins)
     if load_entrypoints:
         loader.load_entrypoints()
+    loader.warn_unknown_hooks()
     return loader

@@ -158,6 +158,9 @@ def build_registry(crm: CRM, loader: PluginLoader) -> Registry:
                 per_plugin[plugin] = None  # type: ignore[assignment]
     items: dict[str, list[Registered]] = {}
     owners: dict[tuple[str, str], str] = {}
+    # Load order (built-ins first), so a duplicate names the plugin that came first first.
+    loaded = {name: index for index, name in enumerate(loader.records)}
+    order.sort(key=lambda name: loaded.get(name, len(loaded)))
     for plugin in order:
         contributions = per_plugin.get(plugin)
         if contributions is None:

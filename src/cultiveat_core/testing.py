@@ -188,8 +188,10 @@ def make_crm(
         settings.setdefault("secret_key", "test-secret-key-" + "x" * 32)
         settings.setdefault("embedded_worker", False)
         settings.setdefault("token_cache_seconds", 0.0)
-        probe = create_crm(Settings(database_url="sqlite://", **settings), plugins=plugins,
-                           load_entrypoints=load_entrypoints)
+        env = dict(os.environ if environ is None else environ)
+        # The probe sees the same settings (blocked plugins, strict mode) as the CRM will.
+        probe = create_crm(Settings.from_env(environ=env, database_url="sqlite://", **settings),
+                           plugins=plugins, load_entrypoints=load_entrypoints)
         locations = probe.migration_locations
         probe.close()
         if explicit_url is not None:
@@ -201,7 +203,6 @@ def make_crm(
             url = cultiveat_databases.sqlite_url(locations) if migrate else \
                 f"sqlite:///{cultiveat_databases.tmp_root / ('empty-' + uuid.uuid4().hex[:8] + '.db')}"
             name = None
-        env = dict(os.environ if environ is None else environ)
         crm = create_crm(Settings.from_env(environ=env, database_url=url, **settings), plugins=plugins,
                          load_entrypoints=load_entrypoints)
         made.append((crm, name))

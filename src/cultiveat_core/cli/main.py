@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -37,8 +38,11 @@ def build_cli(crm: CRM) -> click.Group:
 def main(argv: list[str] | None = None) -> Any:
     configure_logging()
     try:
-        crm = create_crm(Settings.from_env())
-        cli = build_cli(crm)
+        # Whatever a plugin prints while it loads is a log line, not command output: keep
+        # standard output for the command (``--json`` prints only JSON there).
+        with contextlib.redirect_stdout(sys.stderr):
+            crm = create_crm(Settings.from_env())
+            cli = build_cli(crm)
     except ConfigurationError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
