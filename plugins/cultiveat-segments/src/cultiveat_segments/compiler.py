@@ -1,0 +1,222 @@
+"""Definition nodes -> one SQLAlchemy boolean expression over ``core_contacts``.
+
+The whole definition becomes one WHERE clause: field conditions compare columns (or a
+plugin's ContactField expression, or a typed JSON extraction of ``custom``), and tag,
+activity, purchase and segment conditions become ``id IN (SELECT contact_id ... GROUP BY ...
+HAVING ...)`` semi-joins the database plans as hash joins over its indexes. Every condition
+is two-valued (a missing value is an explicit answer, never SQL NULL) so ``not`` means
+exactly "does not match". With ``restrict_ids`` every subquery is limited to those contacts:
+the event path evaluates a batch of contacts without touching anyone else's activities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from cultiveat_core.db import tables as core
+from cultiveat_core.db.metadata import UTCDateTime
+
+from cultiveat_segments import tables
+from cultiveat_segments.definitions import (
+    ActivityCondition,
+    All,
+    AnyOf,
+    FieldCondition,
+    Not,
+    PreferenceListCondition,
+    PurchaseCondition,
+    SegmentCondition,
+    TagCondition,
+    Unavailable,
+)
+
+c = core.contacts
+a = core.activities
+
+
+@attrs.frozen
+class CompileContext:
+    dialect: str
+    now: datetime
+    contact_fields: Mapping[str, Any] = attrs.field(factory=dict)
+    restrict_ids: tuple[int, ...] | None = None
+
+
+class UnavailableCondition(Exception):
+    """A condition names a field no installed plugin provides; the segment cannot run."""
+
+
+def _time(value: datetime) -> Any:
+    return sa.bindparam(None, value, type_=UTCDateTime())
+
+
+def _restrict(query: Any, column: Any, ctx: CompileContext) -> Any:
+    return query if ctx.restrict_ids is None else query.where(column.in_(ctx.restrict_ids))
+
+
+def compile_node(node: Any, ctx: CompileContext) -> Any:
+    if isinstance(node, All):
+        return sa.and_(sa.true(), *(compile_node(n, ctx) for n in node.children))
+    if isinstance(node, AnyOf):
+        return sa.or_(sa.false(), *(compile_node(n, ctx) for n in node.children))
+    if isinstance(node, Not):
+        return sa.not_(compile_node(node.child, ctx))
+    if isinstance(node, FieldCondition):
+        return _field(node, ctx)
+    if isinstance(node, TagCondition):
+        return _tags(node, ctx)
+    if isinstance(node, ActivityCondition):
+        return _activity(node, ctx)
+    if isinstance(node, PurchaseCondition):
+        return _purchase(node, ctx)
+    if isinstance(node, SegmentCondition):
+        m = tables.members
+        return c.c.id.in_(_restrict(sa.select(m.c.contact_id).where(m.c.segment_id == node.segment_id),
+                                    m.c.contact_id, ctx))
+    if isinstance(node, PreferenceListCondition):
+        return _preference_list(node, ctx)
+    if isinstance(node, Unavailable):
+        raise UnavailableCondition(node.reason)
+    raise TypeError(f"not a definition node: {node!r}")
+
+
+def field_expression(node: FieldCondition, ctx: CompileContext) -> Any:
+    if node.source == "column":
+        return c.c[node.name]
+    if node.source == "contact_field":
+        field = ctx.contact_fields.get(node.name)
+        if field is None:
+            raise UnavailableCondition(node.name)
+        return field.expression(c)
+    if node.source == "preference":
+        p = tables.preferences
+        return sa.select(p.c[node.name]).where(p.c.contact_id == c.c.id).scalar_subquery()
+    return custom_value(node.name, node.type, ctx.dialect)
+
+
+def custom_value(key: str, kind: str, dialect: str) -> Any:
+    """``custom[key]`` when its JSON type is ``kind``, else NULL (so "abc" is never > 100)."""
+    item = c.c.custom[key]
+    if dialect == "postgresql":
+        json_type = sa.func.jsonb_typeof(item)
+        wanted = {"text": ("string",), "number": ("number",), "bool": ("boolean",)}[kind]
+    else:
+        json_type = sa.func.json_type(c.c.custom, f'$."{key}"')
+        wanted = {"text": ("text",), "number": ("integer", "real"), "bool": ("true", "false")}[kind]
+    value = {"text": item.as_string(), "number": item.as_float(), "bool": item.as_boolean()}[kind]
+    return sa.case((json_type.in_(wanted), value), else_=sa.null())
+
+
+def _field(node: FieldCondition, ctx: CompileContext) -> Any:
+    expr = field_expression(node, ctx)
+    inner = node.op.sql(expr, node.value, ctx)
+    if node.op.null_result:
+        return sa.or_(expr.is_(None), inner)
+    return sa.and_(expr.is_not(None), inner)
+
+
+def _tags(node: TagCondition, ctx: CompileContext) -> Any:
+    t, ct = core.tags, core.contact_tags
+    query = _restrict(
+        sa.select(ct.c.contact_id).join(t, t.c.id == ct.c.tag_id).where(t.c.name_key.in_(node.tags)),
+        ct.c.contact_id, ctx,
+    )
+    if node.match == "none":
+        return c.c.id.not_in(query)
+    if node.match == "all" and len(node.tags) > 1:
+        query = query.group_by(ct.c.contact_id).having(sa.func.count() == len(node.tags))
+    return c.c.id.in_(query)
+
+
+def _activity_query(types: Sequence[str], within_days: float | None, ctx: CompileContext) -> Any:
+    query = sa.select(a.c.contact_id).where(a.c.type == types[0] if len(types) == 1 else a.c.type.in_(types))
+    if within_days is not None:
+        query = query.where(a.c.occurred_at >= _time(ctx.now - timedelta(days=within_days)))
+    return _restrict(query, a.c.contact_id, ctx)
+
+
+def _activity(node: ActivityCondition, ctx: CompileContext) -> Any:
+    query = _activity_query(node.types, node.within_days, ctx)
+    if node.min_count == 0:
+        assert node.max_count is not None
+        return c.c.id.not_in(query.group_by(a.c.contact_id).having(sa.func.count() > node.max_count))
+    if node.min_count == 1 and node.max_count is None:
+        return c.c.id.in_(query)
+    having = [sa.func.count() >= node.min_count]
+    if node.max_count is not None:
+        having.append(sa.func.count() <= node.max_count)
+    return c.c.id.in_(query.group_by(a.c.contact_id).having(*having))
+
+
+COMPARE = {">": lambda x, v: x > v, ">=": lambda x, v: x >= v, "<": lambda x, v: x < v, "<=": lambda x, v: x <= v}
+# days since the last purchase OP n  <=>  last purchase time (reversed OP) now - n days
+DAYS_REVERSED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+def purchase_amount() -> Any:
+    return a.c.data["amount"].as_float()
+
+
+def _purchase(node: PurchaseCondition, ctx: CompileContext) -> Any:
+    query = _activity_query(("purchase",), node.within_days, ctx).group_by(a.c.contact_id)
+    if node.metric == "days_since_last_purchase":
+        cutoff = _time(ctx.now - timedelta(days=node.value))
+        return c.c.id.in_(query.having(COMPARE[DAYS_REVERSED[node.op]](sa.func.max(a.c.occurred_at), cutoff)))
+    aggregate = {
+        "total_spent": sa.func.coalesce(sa.func.sum(purchase_amount()), 0.0),
+        "purchase_count": sa.func.count(),
+        "average_order_value": sa.func.avg(purchase_amount()),
+    }[node.metric]
+    condition = COMPARE[node.op](aggregate, node.value)
+    if node.metric != "average_order_value" and COMPARE[node.op](0, node.value):
+        # contacts without purchases (total 0, count 0) match too: exclude those who don't
+        return c.c.id.not_in(query.having(sa.not_(condition)))
+    if node.metric == "average_order_value":
+        condition = sa.and_(aggregate.is_not(None), condition)
+    return c.c.id.in_(query.having(condition))
+
+
+def _preference_list(node: PreferenceListCondition, ctx: CompileContext) -> Any:
+    p = tables.preferences
+    column = p.c[node.name]
+    if ctx.dialect == "postgresql":
+        has = sa.func.jsonb_exists(column, node.value)
+    else:
+        each = sa.func.json_each(column).table_valued("value")
+        has = sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == node.value))
+    query = _restrict(sa.select(p.c.contact_id).where(has), p.c.contact_id, ctx)
+    return c.c.id.in_(query) if node.includes else c.c.id.not_in(query)
+
+
+def segment_target(segment_id: int, kind: str, rule: Any, overrides: tuple[bool, bool],
+                   ctx: CompileContext) -> Any:
+    """SELECT of the contact ids that belong in a segment: (rule OR included) AND NOT excluded.
+
+    ``overrides`` says whether the segment has (includes, excludes), so a segment without
+    manual overrides compiles to its rule alone and the planner sees plain semi-joins.
+    """
+    o = tables.overrides
+    if kind == "static":
+        base: Any = sa.false()
+    elif kind == "ml":
+        ml = tables.ml_assignments
+        base = c.c.id.in_(_restrict(sa.select(ml.c.contact_id).where(ml.c.segment_id == segment_id),
+                                    ml.c.contact_id, ctx))
+    else:
+        base = rule
+    has_includes, has_excludes = overrides
+    if has_includes:
+        included = sa.select(o.c.contact_id).where(o.c.segment_id == segment_id, o.c.mode == "include")
+        base = sa.or_(base, c.c.id.in_(_restrict(included, o.c.contact_id, ctx)))
+    query = sa.select(c.c.id).where(base)
+    if has_excludes:
+        excluded = sa.select(o.c.contact_id).where(o.c.segment_id == segment_id, o.c.mode == "exclude")
+        query = query.where(c.c.id.not_in(_restrict(excluded, o.c.contact_id, ctx)))
+    if ctx.restrict_ids is not None:
+        query = query.where(c.c.id.in_(ctx.restrict_ids))
+    return query

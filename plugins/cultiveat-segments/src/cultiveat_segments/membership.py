@@ -1,0 +1,218 @@
+"""Keeping ``segments_members`` equal to what each segment's definition selects.
+
+A full refresh evaluates the compiled definition once and applies the difference with
+set-based statements: on PostgreSQL one statement (writable CTEs insert the entries, delete
+the exits and write their history), on SQLite the target set goes to a temporary table and
+three statements apply it. Event-driven re-evaluation runs the same compiled query limited to
+a batch of contact ids. Either way ``segment_membership_changed`` fires after the commit with
+the ids that entered and left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import sqlalchemy as sa
+
+from cultiveat_core import Actor
+from cultiveat_core.db.metadata import UTCDateTime, utcnow
+
+from cultiveat_segments import catalog, tables
+from cultiveat_segments.compiler import CompileContext, UnavailableCondition, compile_node, segment_target
+
+if TYPE_CHECKING:
+    from cultiveat_core import CRM
+    from cultiveat_core.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger("cultiveat.segments")
+s, m, o, h = tables.segments, tables.members, tables.overrides, tables.history
+
+
+@attrs.frozen
+class RefreshResult:
+    segment_id: int
+    name: str
+    entered: int = 0
+    left: int = 0
+    size: int = 0
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def context(crm: CRM, conn: sa.Connection, restrict_ids: Sequence[int] | None = None) -> CompileContext:
+    return CompileContext(
+        dialect=conn.dialect.name,
+        now=utcnow(),
+        contact_fields=dict(crm.registry.contact_fields),
+        restrict_ids=None if restrict_ids is None else tuple(restrict_ids),
+    )
+
+
+def override_flags(conn: sa.Connection, segment_id: int) -> tuple[bool, bool]:
+    modes = set(conn.execute(sa.select(o.c.mode).where(o.c.segment_id == segment_id).distinct()).scalars())
+    return "include" in modes, "exclude" in modes
+
+
+def target_query(conn: sa.Connection, seg: catalog.StoredSegment, ctx: CompileContext) -> Any:
+    """The compiled SELECT of the segment's contact ids; raises UnavailableCondition."""
+    rule: Any = sa.false()
+    if seg.kind == "dynamic":
+        assert seg.analysis is not None
+        if seg.unavailable_reason is not None:
+            raise UnavailableCondition(seg.unavailable_reason)
+        rule = compile_node(seg.analysis.node, ctx)
+    return segment_target(seg.id, seg.kind, rule, override_flags(conn, seg.id), ctx)
+
+
+def _emit(uow: UnitOfWork, seg: catalog.StoredSegment, entered: list[int], left: list[int], reason: str) -> None:
+    if entered or left:
+        uow.emit("segment_membership_changed", segment_id=seg.id, segment_name=seg.name,
+                 entered=sorted(entered), left=sorted(left), reason=reason)
+
+
+def _apply_full_postgresql(conn: sa.Connection, seg_id: int, target: Any, reason: str) -> list[tuple[int, str]]:
+    now = utcnow()
+    tgt = target.cte("target")
+    ins = (m.insert().from_select(
+        ["segment_id", "contact_id", "added_at"],
+        sa.select(sa.literal(seg_id), tgt.c.id, sa.literal(now, UTCDateTime())).where(
+            ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == tgt.c.id)),
+    ).returning(m.c.contact_id)).cte("ins")
+    dele = (m.delete().where(
+        m.c.segment_id == seg_id,
+        ~sa.exists(sa.select(sa.literal(1)).select_from(tgt).where(tgt.c.id == m.c.contact_id)),
+    ).returning(m.c.contact_id)).cte("del")
+    changes = sa.union_all(
+        sa.select(ins.c.contact_id, sa.literal("entered").label("change")),
+        sa.select(dele.c.contact_id, sa.literal("left").label("change")),
+    ).cte("changes")
+    hist = (h.insert().from_select(
+        ["segment_id", "contact_id", "change", "reason", "occurred_at"],
+        sa.select(sa.literal(seg_id), changes.c.contact_id, changes.c.change, sa.literal(reason),
+                  sa.literal(now, UTCDateTime())),
+    ).returning(h.c.contact_id, h.c.change)).cte("hist")
+    return [(r[0], r[1]) for r in conn.execute(sa.select(hist.c.contact_id, hist.c.change))]
+
+
+TARGET = sa.Table("segments_target", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                  prefixes=["TEMPORARY"])
+
+
+def _apply_full_sqlite(conn: sa.Connection, seg_id: int, target: Any, reason: str) -> list[tuple[int, str]]:
+    now = utcnow()
+    TARGET.create(conn, checkfirst=True)
+    conn.execute(TARGET.delete())
+    conn.execute(TARGET.insert().from_select(["id"], target))
+    entered = list(conn.execute(sa.select(TARGET.c.id).where(
+        ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id))).scalars())
+    left = list(conn.execute(sa.select(m.c.contact_id).where(
+        m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id))).scalars())
+    if entered:
+        conn.execute(m.insert().from_select(
+            ["segment_id", "contact_id", "added_at"],
+            sa.select(sa.literal(seg_id), TARGET.c.id, sa.literal(now, UTCDateTime())).where(
+                ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id))))
+    if left:
+        conn.execute(m.delete().where(m.c.segment_id == seg_id,
+                                      ~sa.exists().where(TARGET.c.id == m.c.contact_id)))
+    changes = [(cid, "entered") for cid in entered] + [(cid, "left") for cid in left]
+    if changes:
+        conn.execute(h.insert(), [{"segment_id": seg_id, "contact_id": cid, "change": ch, "reason": reason,
+                                   "occurred_at": now} for cid, ch in changes])
+    conn.execute(TARGET.delete())
+    return changes
+
+
+def refresh_one(crm: CRM, uow: UnitOfWork, seg: catalog.StoredSegment, reason: str) -> RefreshResult:
+    """Rebuild one segment's membership inside ``uow`` (one compiled evaluation)."""
+    import time
+
+    started = time.perf_counter()
+    conn = uow.conn
+    try:
+        target = target_query(conn, seg, context(crm, conn))
+    except UnavailableCondition as exc:
+        log.info("segment %s (%s) skipped: %s", seg.id, seg.name, exc)
+        return RefreshResult(seg.id, seg.name, skipped=str(exc))
+    apply = _apply_full_postgresql if conn.dialect.name == "postgresql" else _apply_full_sqlite
+    changes = apply(conn, seg.id, target, reason)
+    entered = [cid for cid, ch in changes if ch == "entered"]
+    left = [cid for cid, ch in changes if ch == "left"]
+    size = conn.execute(sa.select(sa.func.count()).select_from(m).where(m.c.segment_id == seg.id)).scalar_one()
+    now = utcnow()
+    conn.execute(s.update().where(s.c.id == seg.id).values(member_count=size, refreshed_at=now))
+    conn.execute(tables.snapshots.insert().values(segment_id=seg.id, taken_at=now, size=size,
+                                                  entered=len(entered), left=len(left), drift={}))
+    if entered or left:
+        uow.audit("segment.refresh", "segment", seg.id, {"entered": len(entered), "left": len(left),
+                                                         "reason": reason})
+    _emit(uow, seg, entered, left, reason)
+    return RefreshResult(seg.id, seg.name, len(entered), len(left), size,
+                         seconds=round(time.perf_counter() - started, 4))
+
+
+def refresh(crm: CRM, segment_ids: Iterable[int] | None = None, *, reason: str = "refresh",
+            actor: Actor | None = None) -> list[RefreshResult]:
+    """Refresh the given segments (all when None), each in its own transaction, dependencies first."""
+    with crm.engine.connect() as conn:
+        segments = catalog.dependency_order(catalog.load(crm, conn))
+    wanted = None if segment_ids is None else set(segment_ids)
+    results = []
+    for seg in segments:
+        if wanted is not None and seg.id not in wanted:
+            continue
+        with crm.transaction(actor or Actor.system("segments refresh")) as uow:
+            results.append(refresh_one(crm, uow, seg, reason))
+    return results
+
+
+def reevaluate(crm: CRM, contact_ids: Sequence[int], *, reason: str = "event",
+               segment_ids: Iterable[int] | None = None, actor: Actor | None = None) -> dict[int, tuple[int, int]]:
+    """Re-evaluate ``contact_ids`` against every dynamic segment (or ``segment_ids``) in one
+    transaction; returns {segment_id: (entered, left)} for segments that changed."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    changed: dict[int, tuple[int, int]] = {}
+    with crm.transaction(actor or Actor.system("segments events")) as uow:
+        conn = uow.conn
+        ctx = context(crm, conn, ids)
+        segments = catalog.dependency_order(catalog.load(crm, conn, segment_ids))
+        now = ctx.now
+        for seg in segments:
+            if segment_ids is None and seg.kind != "dynamic":
+                continue  # static lists change by hand, ML segments with their model
+            try:
+                target = target_query(conn, seg, ctx)
+            except UnavailableCondition:
+                continue
+            new = set(conn.execute(target).scalars())
+            old = set(conn.execute(sa.select(m.c.contact_id).where(
+                m.c.segment_id == seg.id, m.c.contact_id.in_(ids))).scalars())
+            entered, left = sorted(new - old), sorted(old - new)
+            if not entered and not left:
+                continue
+            if entered:
+                conn.execute(m.insert(), [{"segment_id": seg.id, "contact_id": cid, "added_at": now}
+                                          for cid in entered])
+            if left:
+                conn.execute(m.delete().where(m.c.segment_id == seg.id, m.c.contact_id.in_(left)))
+            conn.execute(h.insert(), [
+                {"segment_id": seg.id, "contact_id": cid, "change": ch, "reason": reason, "occurred_at": now}
+                for ch, group in (("entered", entered), ("left", left)) for cid in group
+            ])
+            conn.execute(s.update().where(s.c.id == seg.id).values(
+                member_count=s.c.member_count + len(entered) - len(left)))
+            _emit(uow, seg, entered, left, reason)
+            changed[seg.id] = (len(entered), len(left))
+        if changed:
+            uow.audit("segment.reevaluate", "segment", None,
+                      {"contacts": len(ids), "segments": {str(k): list(v) for k, v in changed.items()},
+                       "reason": reason})
+    return changed
