@@ -1,0 +1,277 @@
+"""Rule set -> SQL: one SELECT computing every contact's rule points, groups and score.
+
+Everything is set-based: activity rules become aggregates in a single GROUP BY over the
+activities (one pass), field rules become CASE expressions over the contacts row, plugin
+conditions become boolean expressions. The same query serves the full recompute (all
+contacts), the incremental rescore (a set of ids) and the explanation (one contact, with the
+extra "when" columns), so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from cultiveat_core.db import tables
+from cultiveat_core.db.metadata import UTCDateTime
+
+a = tables.activities
+c = tables.contacts
+PUNCTUATION = ",.-/&()_;"
+
+
+def normalise_words(text: str) -> str:
+    """Lower-case, punctuation to spaces, single spaces: the form titles are matched in."""
+    lowered = text.lower()
+    for ch in PUNCTUATION:
+        lowered = lowered.replace(ch, " ")
+    return " ".join(lowered.split())
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _words_sql(expr: Any) -> Any:
+    """`` <normalised text> `` padded with spaces so ``LIKE '% ceo %'`` matches whole words."""
+    out = sa.func.lower(sa.func.coalesce(expr, ""))
+    for ch in PUNCTUATION:
+        out = sa.func.replace(out, ch, " ")
+    return sa.literal(" ") + out + sa.literal(" ")
+
+
+def _field_expr(base: Any, field: str, numeric: bool) -> Any:
+    if field.startswith("custom."):
+        value = base.c.custom[field[7:]]
+        return value.as_float() if numeric else value.as_string()
+    return base.c[field]
+
+
+def words_column(field: str) -> str:
+    return "w_" + field.replace(".", "_")
+
+
+def _choice_condition(base: Any, field: str, choice: Mapping[str, Any]) -> Any:
+    op = choice["op"]
+    numeric = op in ("gte", "lte", "between")
+    expr = _field_expr(base, field, numeric)
+    if op == "is_set":
+        return sa.and_(expr.is_not(None), sa.cast(expr, sa.String) != "")
+    if op == "gte":
+        return expr >= choice["value"]
+    if op == "lte":
+        return expr <= choice["value"]
+    if op == "between":
+        return expr.between(choice["values"][0], choice["values"][1])
+    if op == "equals":
+        return sa.func.lower(sa.func.trim(expr)).in_([v.strip().lower() for v in choice["values"]])
+    if op == "contains":
+        lowered = sa.func.lower(sa.func.coalesce(expr, ""))
+        return sa.or_(*(lowered.like(f"%{_like_escape(v.lower())}%", escape="\\") for v in choice["values"]))
+    words = base.c[words_column(field)]
+    patterns = sorted({normalise_words(v) for v in choice["values"] if normalise_words(v)})
+    return sa.or_(*(words.like(f"% {_like_escape(p)} %", escape="\\") for p in patterns))
+
+
+def field_points(base: Any, rule: Mapping[str, Any]) -> Any:
+    whens = [(_choice_condition(base, rule["field"], ch), float(ch["points"])) for ch in rule["choices"]]
+    return sa.case(*whens, else_=float(rule["otherwise"] or 0.0))
+
+
+def field_choice_index(base: Any, rule: Mapping[str, Any]) -> Any:
+    whens = [(_choice_condition(base, rule["field"], ch), i) for i, ch in enumerate(rule["choices"])]
+    return sa.case(*whens, else_=-1)
+
+
+def _property_condition(cond: Mapping[str, Any]) -> Any:
+    value = sa.func.lower(a.c.data[cond["property"]].as_string())
+    if cond["op"] == "equals":
+        return value == str(cond["value"]).lower()
+    if cond["op"] == "in":
+        return value.in_([str(v).lower() for v in cond["value"]])
+    return value.like(f"%{_like_escape(str(cond['value']).lower())}%", escape="\\")
+
+
+def activity_match(rule: Mapping[str, Any]) -> Any:
+    return sa.and_(a.c.type.in_(rule["activity_types"]), *(_property_condition(w) for w in rule.get("where", [])))
+
+
+class RuleCompiler:
+    """Builds the scoring SELECT for one rule set, dialect and moment ``now``."""
+
+    def __init__(self, document: Mapping[str, Any], dialect: str, now: datetime,
+                 conditions: Mapping[str, Any]) -> None:
+        self.doc = document
+        self.dialect = dialect
+        self.now = now
+        self.conditions = conditions
+        self.rules: list[Mapping[str, Any]] = list(document["rules"])
+        self.groups = {g["name"]: g for g in document["groups"]}
+
+    # -- time ------------------------------------------------------------------------------
+
+    def _now_param(self) -> Any:
+        return sa.literal(self.now, UTCDateTime)
+
+    def _age_days(self) -> Any:
+        if self.dialect == "sqlite":
+            now_text = self.now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return sa.func.julianday(sa.literal(now_text)) - sa.func.julianday(a.c.occurred_at)
+        return sa.cast(sa.extract("epoch", self._now_param() - a.c.occurred_at), sa.Float) / 86400.0
+
+    def decay_factor(self) -> Any:
+        decay = self.doc["decay"]
+        if decay["mode"] == "half_life":
+            rate = math.log(2) / float(decay["half_life_days"])
+            return sa.func.exp(-rate * self._age_days())
+        if decay["mode"] == "window":
+            since = self.now - timedelta(days=float(decay["window_days"]))
+            return sa.case((a.c.occurred_at >= sa.literal(since, UTCDateTime),
+                            1.0), else_=0.0)
+        return sa.literal(1.0)
+
+    # -- per-rule expressions ----------------------------------------------------------------
+
+    def _activity_rules(self) -> list[Mapping[str, Any]]:
+        return [r for r in self.rules if r["type"] in ("activity", "activity_count")]
+
+    def _activity_aggregate(self, rule: Mapping[str, Any]) -> Any:
+        match = activity_match(rule)
+        if rule["type"] == "activity_count":
+            since = self.now - timedelta(days=float(rule["window_days"]))
+            recent = sa.and_(match, a.c.occurred_at >= sa.literal(since, UTCDateTime))
+            count = sa.func.sum(sa.case((recent, 1), else_=0))
+            return sa.case((count >= int(rule["min_count"]), float(rule["points"])), else_=0.0)
+        factor = self.decay_factor() if rule.get("decay", True) else sa.literal(1.0)
+        if rule["repeat"] == "once":
+            return float(rule["points"]) * sa.func.coalesce(sa.func.max(sa.case((match, factor))), 0.0)
+        total = sa.func.coalesce(sa.func.sum(sa.case((match, float(rule["points"]) * factor))), 0.0)
+        if rule.get("cap") is None:
+            return total
+        cap = float(rule["cap"])
+        return sa.case((total > cap, cap), else_=total)
+
+    def activity_subquery(self, contact_filter: Any | None, *, explain: bool = False) -> Any | None:
+        rules = self._activity_rules()
+        if not rules:
+            return None
+        columns = [a.c.contact_id.label("contact_id")]
+        for i, rule in enumerate(rules):
+            columns.append(self._activity_aggregate(rule).label(f"r_{i}"))
+            if explain:
+                match = activity_match(rule)
+                columns.append(sa.func.sum(sa.case((match, 1), else_=0)).label(f"n_{i}"))
+                columns.append(sa.func.min(sa.case((match, a.c.occurred_at))).label(f"first_{i}"))
+                columns.append(sa.func.max(sa.case((match, a.c.occurred_at))).label(f"last_{i}"))
+        types = sorted({t for r in rules for t in r["activity_types"]})
+        query = sa.select(*columns).where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
+        if self.doc["decay"]["mode"] == "window" and all(r["type"] == "activity" and r.get("decay", True)
+                                                          for r in rules):
+            since = self.now - timedelta(days=float(self.doc["decay"]["window_days"]))
+            query = query.where(a.c.occurred_at >= sa.literal(since, UTCDateTime))
+        if contact_filter is not None:
+            query = query.where(a.c.contact_id.in_(contact_filter))
+        return query.group_by(a.c.contact_id).subquery("scoring_activity_points")
+
+    def contacts_base(self, contact_filter: Any | None) -> Any:
+        """The contacts with each word-matched field normalised once (not once per pattern)."""
+        fields = sorted({r["field"] for r in self.rules if r["type"] == "field"
+                         and any(ch["op"] == "has_words" for ch in r["choices"])})
+        words = [_words_sql(_field_expr(c, f, False)).label(words_column(f)) for f in fields]
+        query = sa.select(*c.columns, *words)
+        if contact_filter is not None:
+            query = query.where(c.c.id.in_(contact_filter))
+        return query.subquery("scoring_contacts")
+
+    def rule_columns(self, contact_filter: Any | None, *, explain: bool = False) -> tuple[Any, list[str]]:
+        """SELECT (id, p_<rule>...) per contact, and the rule ids in column order."""
+        agg = self.activity_subquery(contact_filter, explain=explain)
+        activity_index = {r["id"]: i for i, r in enumerate(self._activity_rules())}
+        base = self.contacts_base(contact_filter)
+        columns: list[Any] = [base.c.id.label("contact_id")]
+        names: list[str] = []
+        for rule in self.rules:
+            if rule["type"] == "field":
+                expr = field_points(base, rule)
+                if explain:
+                    columns.append(field_choice_index(base, rule).label(f"choice_{rule['id']}"))
+            elif rule["type"] == "condition":
+                condition = self.conditions[rule["condition"]]
+                expr = sa.case((condition.sql(base, rule.get("params", {})), float(rule["points"])), else_=0.0)
+            else:
+                assert agg is not None
+                i = activity_index[rule["id"]]
+                expr = sa.func.coalesce(agg.c[f"r_{i}"], 0.0)
+                if explain:
+                    columns.extend([agg.c[f"n_{i}"].label(f"n_{rule['id']}"),
+                                    agg.c[f"first_{i}"].label(f"first_{rule['id']}"),
+                                    agg.c[f"last_{i}"].label(f"last_{rule['id']}")])
+            columns.append(expr.label(f"p_{rule['id']}"))
+            names.append(rule["id"])
+        source = base if agg is None else base.outerjoin(agg, agg.c.contact_id == base.c.id)
+        return sa.select(*columns).select_from(source), names
+
+    # -- groups, totals, score ---------------------------------------------------------------
+
+    @staticmethod
+    def _capped(expr: Any, cap: float | None, floor: float | None = None) -> Any:
+        if cap is not None:
+            expr = sa.case((expr > cap, float(cap)), else_=expr)
+        if floor is not None:
+            expr = sa.case((expr < floor, float(floor)), else_=expr)
+        return expr
+
+    def _json_object(self, pairs: Sequence[tuple[str, Any]]) -> Any:
+        args: list[Any] = []
+        for key, value in pairs:
+            args.extend([sa.literal(key), value])
+        return sa.func.jsonb_build_object(*args) if self.dialect == "postgresql" else sa.func.json_object(*args)
+
+    def score_select(self, contact_filter: Any | None) -> Any:
+        """SELECT contact_id, score, fit, engagement, total, engagement_percent, hot, band, groups."""
+        rules_query, names = self.rule_columns(contact_filter)
+        per_rule = rules_query.subquery("scoring_rule_points")
+        group_exprs: dict[str, Any] = {}
+        for name, group in self.groups.items():
+            members = [per_rule.c[f"p_{r['id']}"] for r in self.rules if r["group"] == name]
+            total = sum(members[1:], members[0]) if members else sa.literal(0.0)
+            group_exprs[name] = self._capped(total, group["cap"]).label(f"g_{name}")
+        grouped = sa.select(per_rule.c.contact_id, *group_exprs.values()).subquery("scoring_groups")
+
+        def part(kind: str) -> Any:
+            parts = [grouped.c[f"g_{n}"] for n, g in self.groups.items() if g["part"] == kind and g["in_total"]]
+            return sum(parts[1:], parts[0]) if parts else sa.literal(0.0)
+
+        parts = sa.select(
+            grouped.c.contact_id,
+            part("fit").label("fit"),
+            part("engagement").label("engagement"),
+            *(grouped.c[f"g_{n}"] for n in self.groups),
+        ).subquery("scoring_parts")
+        capped_total = self._capped(parts.c.fit + parts.c.engagement, self.doc.get("total_cap"), 0.0)
+        summed = sa.select(*parts.c, capped_total.label("total")).subquery("scoring_summed")
+        totals = sa.select(*summed.c, sa.cast(sa.func.round(summed.c.total), sa.Integer).label("score")) \
+            .subquery("scoring_totals")
+        total = totals.c.total
+        score = totals.c.score
+        ceiling = float(self.doc["engagement_ceiling"])
+        percent = sa.cast(sa.func.round(self._capped(100.0 * totals.c.engagement / ceiling, 100.0, 0.0)), sa.Integer)
+        threshold = float(self.doc["hot_threshold"])
+        bands = [(score >= float(b["min"]), b["name"]) for b in self.doc["bands"]]
+        band = sa.case(*bands, else_=self.doc["bands"][-1]["name"])
+        groups_json = self._json_object([(n, totals.c[f"g_{n}"]) for n in self.groups])
+        return sa.select(
+            totals.c.contact_id,
+            score.label("score"),
+            totals.c.fit.label("fit"),
+            totals.c.engagement.label("engagement"),
+            total.label("total"),
+            percent.label("engagement_percent"),
+            (score >= threshold).label("hot"),
+            band.label("band"),
+            groups_json.label("groups"),
+        )

@@ -1,0 +1,31 @@
+"""The scoring plugin's settings: ``CULTIVEAT_SCORING_<FIELD>`` or a ``[scoring]`` TOML table."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class ScoringSettings:
+    plugin: ClassVar[str] = "scoring"
+
+    # contacts touched by one transaction up to this many are rescored right after its commit
+    # (inside the event handler); bigger batches are marked dirty and rescored by a job
+    inline_limit: int = 500
+    # a full recompute works through contacts in id ranges of this size (progress, short transactions)
+    chunk_size: int = 100_000
+    # periodic full recompute (decay moves scores even without new activity); 0 disables it
+    recompute_every_minutes: int = 60
+    # when a lead becomes hot, also set its stage (through the contacts service, audited)
+    set_hot_stage: bool = False
+    hot_stage: str = "Hot Lead"
+    # stages the hot-stage update never overwrites
+    keep_stages: tuple[str, ...] = ("Customer", "Lost", "Hot Lead")
+    # predictive model: which contacts count as converted, and when to refuse to train
+    outcome_stages: tuple[str, ...] = ("Customer",)
+    outcome_activity_types: tuple[str, ...] = ("purchase",)
+    min_positives: int = 20
+    min_negatives: int = 20
+    retrain_every_hours: int = 24
