@@ -1,0 +1,222 @@
+"""``/contacts``: the list with search, filters, stale rows, row actions and bulk actions.
+
+Bulk actions of the web plugin itself (tag, change stage, export) post here; the ones
+plugins register (``BulkAction``: add to segment, add to campaign, send email) post the same
+selection (``contact_ids``) to the plugin's ``href``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Response
+from markupsafe import Markup
+
+from cultiveat_core.errors import ValidationError
+from cultiveat_web import contact_list, formatting, kpis
+from cultiveat_web.routing import PageRequest, page_route, redirect
+
+MAX_TAGS_SHOWN = 2  # seed 003: more than two tags go behind the "i" button
+EXPORT_LIMIT = 1000  # the core's rule for non-admins (contacts.export)
+ADMIN_EXPORT_LIMIT = 100_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _query_string(params: Any, **changes: Any) -> str:
+    pairs = [(k, v) for k, v in params.multi_items() if k not in changes]
+    pairs += [(k, v) for k, v in changes.items() if v not in (None, "")]
+    return urlencode(pairs)
+
+
+def column_values(req: PageRequest, ids: list[int]) -> list[tuple[Any, dict[int, Markup]]]:
+    """Plugin ``ListColumn`` cells for the page's contacts (one call per column)."""
+    columns = []
+    for column in req.crm.registry.ui("list_column"):
+        if not req.viewer.can(column.permission):
+            continue
+        try:
+            values = column.value(crm=req.crm, contact_ids=ids) or {}
+        except Exception:
+            values = {}
+        # a ListColumn returns trusted HTML built from escaped values (its documented contract)
+        columns.append((column, {k: Markup(v) for k, v in values.items()}))  # noqa: S704
+    return columns
+
+
+def bulk_actions(req: PageRequest) -> list[dict[str, str]]:
+    actions = []
+    if req.viewer.can("contacts.update"):
+        actions += [
+            {"name": "tag", "label": "Add tag", "href": "/contacts/bulk"},
+            {"name": "stage", "label": "Change stage", "href": "/contacts/bulk"},
+        ]
+    for action in req.crm.registry.ui("bulk_action"):
+        if req.viewer.can(action.permission):
+            actions.append({"name": action.name, "label": action.label, "href": action.href})
+    if req.viewer.can("contacts.export"):
+        actions.append({"name": "export", "label": "Export CSV", "href": "/contacts/export"})
+    return actions
+
+
+def row_actions(req: PageRequest) -> list[Any]:
+    return [a for a in req.crm.registry.ui("quick_action") if req.viewer.can(a.permission)]
+
+
+@page_route("/contacts")
+def contacts_list(req: PageRequest) -> Response[Any]:
+    fields = contact_list.visible_fields(req.crm, req.actor)
+    numeric = [f.name for f in fields if f.type == "number"]
+    query, errors = contact_list.parse_query(req.request.query_params, numeric)
+    result = contact_list.run_query(req.crm, req.actor, query)
+    ids = [c.id for c in result.contacts]
+    now = datetime.now(UTC)
+    params = req.request.query_params
+    return req.render(
+        "contacts/list.html",
+        title="Contacts",
+        query=query,
+        errors=errors,
+        result=result,
+        fields=fields,
+        numeric=numeric,
+        options=contact_list.filter_options(req.crm),
+        company_q=req.param("company_q"),
+        company_matches=contact_list.companies_matching(req.crm, req.param("company_q")),
+        columns=column_values(req, ids),
+        stale={c.id for c in result.contacts if formatting.is_stale(c, now)},
+        cards=kpis.contact_cards(req.crm, req.actor),
+        max_tags=MAX_TAGS_SHOWN,
+        bulk=bulk_actions(req),
+        row_actions=row_actions(req),
+        page_link=lambda n: "?" + _query_string(params, page=n),
+        filters_query=_query_string(params, page=None),
+    )
+
+
+@page_route("/contacts/companies")
+def company_suggestions(req: PageRequest) -> Response[Any]:
+    """Companies matching ``q`` (JSON for the filter's search box)."""
+    req.crm.permissions.require(req.actor, "contacts.read")
+    return Response(
+        {"companies": contact_list.companies_matching(req.crm, req.param("q"))}, status_code=200
+    )
+
+
+def _selected(req: PageRequest) -> list[int]:
+    return [int(v) for v in req.params("contact_ids") if v.isdigit()]
+
+
+@page_route("/contacts/bulk", methods=("POST",))
+def bulk_update(req: PageRequest) -> Response[Any]:
+    """Add a tag to, or change the stage of, the selected contacts (through the services)."""
+    ids = _selected(req)
+    back = "/contacts?" + req.param("back_query")
+    if not ids:
+        return redirect(back, "Select at least one contact first.")
+    action = req.param("bulk")
+    if action == "tag":
+        tag = req.param("tag").strip()
+        if not tag:
+            return redirect(back, "Type the tag to add, then choose Add tag.")
+        changed = _add_tag(req, ids, tag)
+        return redirect(back, f"Tag “{tag}” added to {changed} contact(s).")
+    if action == "stage":
+        stage = req.param("stage").strip()
+        if not stage:
+            return redirect(back, "Choose the new stage, then choose Change stage.")
+        with req.crm.transaction(req.actor) as uow:
+            for contact in req.crm.contacts.load(uow.conn, ids):
+                req.crm.contacts.update(req.actor, contact.id, {"stage": stage}, uow=uow)
+        return redirect(back, f"Stage set to “{stage}” for {len(ids)} contact(s).")
+    return redirect(back, f"Unknown bulk action {action!r}.")
+
+
+def _add_tag(req: PageRequest, ids: list[int], tag: str) -> int:
+    """One transaction for the whole selection (at most a page): all tagged or none."""
+    service = req.crm.contacts
+    if hasattr(service, "add_tags"):
+        service.add_tags(req.actor, ids, [tag])
+        return len(ids)
+    changed = 0
+    with req.crm.transaction(req.actor) as uow:
+        for contact in service.load(uow.conn, ids):
+            if tag.lower() not in {t.lower() for t in contact.tags}:
+                service.update(req.actor, contact.id, {"tags": [*contact.tags, tag]}, uow=uow)
+                changed += 1
+    return changed
+
+
+def safe_cell(value: Any) -> str:
+    """CSV cells starting like a formula are prefixed with ' so spreadsheets show them as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+@page_route("/contacts/export", methods=("GET", "POST"))
+def export_csv(req: PageRequest) -> Response[Any]:
+    """The selected contacts, or every contact matching the filters, with the table's fields."""
+    req.crm.permissions.require(req.actor, "contacts.export")
+    ids = _selected(req)
+    fields = contact_list.visible_fields(req.crm, req.actor)
+    limit = ADMIN_EXPORT_LIMIT if req.actor.is_admin else EXPORT_LIMIT
+    if ids:
+        contacts, values = contact_list.export_rows(req.crm, req.actor, ids=ids[:limit])
+    else:
+        numeric = [f.name for f in fields if f.type == "number"]
+        query, errors = contact_list.parse_query(req.request.query_params, numeric)
+        if errors:
+            raise ValidationError(errors)
+        contacts, values = contact_list.export_rows(req.crm, req.actor, query=query, limit=limit)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = [
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "position",
+        "type",
+        "channel",
+        "stage",
+        "tags",
+        "last_activity_at",
+        *[f.name for f in fields],
+    ]
+    writer.writerow(header)
+    for c in contacts:
+        writer.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    c.id,
+                    c.first_name,
+                    c.last_name,
+                    c.email,
+                    c.phone,
+                    c.company,
+                    c.position,
+                    c.type,
+                    c.channel,
+                    c.stage,
+                    "; ".join(c.tags),
+                    c.last_activity_at.isoformat() if c.last_activity_at else "",
+                    *[values.get(f.name, {}).get(c.id) for f in fields],
+                )
+            ]
+        )
+    with req.crm.transaction(req.actor) as uow:
+        uow.audit("contact.export", "contact", None, {"count": len(contacts), "via": "web"})
+    response: Response[Any] = Response(
+        buffer.getvalue(), status_code=200, media_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+    return response
+
+
+ROUTES = [contacts_list, company_suggestions, bulk_update, export_csv]
