@@ -92,6 +92,8 @@ class CRM:
             return migrations.pending(self.engine, self.migration_locations)
         except sa.exc.OperationalError as exc:
             return f"database unreachable: {exc.orig}"
+        except sa.exc.SQLAlchemyError as exc:
+            return f"database error: {exc}"
 
     def check_database(self) -> None:
         problem = self.migration_problem()

@@ -51,7 +51,7 @@ def test_good_plugin_from_an_entry_point_is_loaded_and_used(make_crm, plugin_dir
                                "register_permissions", "register_routes"]
     assert crm.registry.owner("activity_types", "kgood_waved") == "kgood"
     assert crm.registry.owner("permissions", "kgood.read") == "kgood"
-    assert [c.name for c in crm.registry.commands] == ["kgood-hello"]
+    assert crm.registry.owner("commands", "kgood-hello") == "kgood"
     crm.pm.check_pending()
 
     client = admin_client(crm)
@@ -187,7 +187,7 @@ def test_a_plugin_duplicating_a_core_name_is_named(plugin_dir):
         def register_permissions(crm):
             return [Permission("contacts.read", "mine now")]
     """)
-    with pytest.raises(DuplicateRegistration, match="plugin 'core.permissions' and plugin 'kcopy'"):
+    with pytest.raises(DuplicateRegistration, match=r"plugin 'core\.permissions' and plugin 'kcopy'"):
         create_crm(Settings(database_url="sqlite://", plugins_block=plugin_dir.block()))
 
 
@@ -225,7 +225,7 @@ def test_a_hook_no_spec_declares_is_reported_with_the_plugin(plugin_dir, caplog)
 def test_the_core_alone_has_no_pending_hooks_and_reports_its_builtins(crm):
     crm.pm.check_pending()
     found = records(crm)
-    assert {name for name, r in found.items() if r["status"] == "builtin"} == {
+    assert {name for name, r in found.items() if r["status"] == "builtin"} >= {
         "core.activity_types", "core.permissions", "core.actor", "core.dedupe", "core.tasks",
     }
     assert all(r["distribution"] == "cultiveat-core" for r in found.values())

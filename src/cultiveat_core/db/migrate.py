@@ -1,16 +1,22 @@
-"""Running Alembic for the core and every loaded plugin (``cultiveat db upgrade``)."""
+"""Running Alembic for the core and every loaded plugin (``cultiveat db upgrade``).
+
+Alembic is imported when a migration is run or checked, not when the CRM is built: most
+commands and worker processes start faster without it.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 CORE_VERSIONS = MIGRATIONS_DIR / "versions"
@@ -18,12 +24,20 @@ VERSION_TABLE = "cultiveat_alembic_version"
 
 
 def alembic_config(version_locations: Sequence[str | Path]) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
-    locations = [str(CORE_VERSIONS), *(str(p) for p in version_locations if str(p) != str(CORE_VERSIONS))]
-    cfg.set_main_option("version_locations", __import__("os").pathsep.join(locations))
+    extra = [str(p) for p in version_locations if str(p) != str(CORE_VERSIONS)]
+    cfg.set_main_option("version_locations", os.pathsep.join([str(CORE_VERSIONS), *extra]))
     return cfg
+
+
+def script_directory(version_locations: Sequence[str | Path]) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(version_locations))
 
 
 @contextmanager
@@ -31,7 +45,7 @@ def _migration_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         raw = conn.connection.dbapi_connection
-        if sqlite:
+        if sqlite and raw is not None:
             # Table rebuilds in batch mode must not cascade deletes through foreign keys; the
             # pragma only works outside a transaction, so it goes to the raw connection.
             raw.execute("PRAGMA foreign_keys=OFF")
@@ -43,11 +57,15 @@ def _migration_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
                     if broken:
                         raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
         finally:
-            if sqlite:
+            if sqlite and raw is not None:
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def upgrade(engine: sa.Engine, version_locations: Sequence[str | Path], target: str = "heads") -> None:
+def upgrade(
+    engine: sa.Engine, version_locations: Sequence[str | Path], target: str = "heads"
+) -> None:
+    from alembic import command
+
     cfg = alembic_config(version_locations)
     with _migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
@@ -55,28 +73,43 @@ def upgrade(engine: sa.Engine, version_locations: Sequence[str | Path], target: 
 
 
 def expected_heads(version_locations: Sequence[str | Path]) -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config(version_locations)).get_heads())
+    return set(script_directory(version_locations).get_heads())
 
 
 def current_heads(engine: sa.Engine) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         return set(ctx.get_current_heads())
 
 
 def pending(engine: sa.Engine, version_locations: Sequence[str | Path]) -> str | None:
-    """None when the database is at every head; otherwise what is missing, in words."""
-    expected = expected_heads(version_locations)
+    """None when the database is at every head; otherwise what is missing, in words.
+
+    Revisions in the database that no loaded plugin knows (a plugin removed or blocked
+    after its migrations ran) do not make the database unusable for the others: they are
+    left out of the check.
+    """
+    script = script_directory(version_locations)
+    expected = set(script.get_heads())
     current = current_heads(engine)
     if not current:
         return "no migrations applied"
-    script = ScriptDirectory.from_config(alembic_config(version_locations))
-    missing = []
-    for head in sorted(expected - current):
-        # a head is satisfied when the database is at it (or at a later revision of a branch)
-        ancestors = {rev.revision for c in current for rev in script.iterate_revisions(c, "base")}
-        if head not in ancestors:
-            missing.append(head)
+    known = {c for c in current if _known(script, c)}
+    applied: set[str] = set()
+    for revision in known:
+        applied.update(rev.revision for rev in script.iterate_revisions(revision, "base"))
+    missing = sorted(expected - applied)
     if missing:
         return f"revisions not applied: {', '.join(missing)}"
     return None
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False

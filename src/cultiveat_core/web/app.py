@@ -1,4 +1,4 @@
-"""``create_app(crm)``: core routes plus every plugin's, auth on ``/api``, problem-details errors."""
+"""``create_app(crm)``: core routes, every plugin's, auth on ``/api``, problem-details errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request, Router
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -33,7 +34,8 @@ def create_app(crm: CRM, *, check_database: bool = True, run_jobs: bool | None =
     handlers: list[Any] = list(CORE_ROUTES)
     for registered in crm.registry.routes:
         handlers.append(registered.item)
-    run_jobs = (not crm.settings.broker_url and crm.settings.embedded_worker) if run_jobs is None else run_jobs
+    if run_jobs is None:
+        run_jobs = not crm.settings.broker_url and crm.settings.embedded_worker
     runner: Any = None
 
     def startup(app: Litestar) -> None:
@@ -79,6 +81,9 @@ def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litest
             }),
             security=[{"bearer": []}],
         ),
+        # Logging is the process's business (``configure_logging``): Litestar must not replace
+        # the root logger's handlers; its own loggers propagate to them.
+        logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never"),
         debug=crm.settings.debug,
     )
 
