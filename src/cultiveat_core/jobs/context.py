@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -35,8 +36,6 @@ class JobContext:
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
         """Record progress (and extend the lease: a job that reports progress is alive)."""
-        from datetime import timedelta
-
         values: dict[str, Any] = {
             "progress_done": done,
             "updated_at": utcnow(),
@@ -46,5 +45,6 @@ class JobContext:
             values["progress_total"] = total
         if message is not None:
             values["progress_message"] = message[:500]
+        jobs = tables.jobs
         with self.crm.begin() as conn:
-            conn.execute(sa.update(tables.jobs).where(tables.jobs.c.id == self.job_id).values(**values))
+            conn.execute(sa.update(jobs).where(jobs.c.id == self.job_id).values(**values))

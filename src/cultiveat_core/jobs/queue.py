@@ -97,21 +97,34 @@ class JobQueue:
         self.relay([job_id])
 
     def relay(self, job_ids: list[str]) -> int:
-        """Send queued jobs to the broker and mark them sent; failures stay for the next relay."""
+        """Send queued jobs to the broker; failures stay unsent for the next relay.
+
+        Each job is marked sent *before* it is sent, by a conditional update that only one
+        relayer can win, so two relay loops (worker and beat) never both send it. A failed
+        send clears the mark again. (A job sent twice anyway still runs once: ``run_job``
+        claims it atomically.)
+        """
         if not job_ids:
             return 0
         app = self.celery()
-        with self.crm.engine.connect() as conn:
-            rows = conn.execute(sa.select(j.c.id, j.c.name).where(j.c.id.in_(job_ids))).all()
         sent = 0
-        for job_id, name in rows:
+        for job_id in job_ids:
+            with self.crm.begin() as conn:
+                name = conn.execute(
+                    j.update()
+                    .where(j.c.id == job_id, j.c.status == "queued", j.c.dispatched_at.is_(None))
+                    .values(dispatched_at=utcnow())
+                    .returning(j.c.name)
+                ).scalar()
+            if name is None:
+                continue  # finished, running, or another relayer sent it
             try:
                 app.send_task(name, kwargs={"job_id": job_id}, task_id=job_id)
             except Exception:
                 log.exception("could not send job %s (%s) to the broker; will retry", job_id, name)
+                with self.crm.begin() as conn:
+                    conn.execute(j.update().where(j.c.id == job_id).values(dispatched_at=None))
                 continue
-            with self.crm.begin() as conn:
-                conn.execute(j.update().where(j.c.id == job_id).values(dispatched_at=utcnow()))
             sent += 1
         return sent
 
@@ -148,7 +161,9 @@ class JobQueue:
 
     # -- running ------------------------------------------------------------------------------
 
-    def _claim(self, conn: sa.Connection, job_id: str | None, now: datetime) -> Mapping[str, Any] | None:
+    def _claim(
+        self, conn: sa.Connection, job_id: str | None, now: datetime
+    ) -> Mapping[str, Any] | None:
         claimable = sa.or_(
             sa.and_(j.c.status == "queued", j.c.run_at <= now),
             sa.and_(j.c.status == "running", j.c.locked_until < now),
@@ -166,7 +181,7 @@ class JobQueue:
             .values(status="running", attempts=j.c.attempts + 1, locked_until=lease, updated_at=now)
             .returning(j)
         ).mappings().first()
-        return row
+        return dict(row) if row is not None else None
 
     def claim(self, job_id: str | None = None) -> Mapping[str, Any] | None:
         with self.crm.begin() as conn:
@@ -193,12 +208,12 @@ class JobQueue:
 
     def _execute(self, row: Mapping[str, Any]) -> None:
         task = self.crm.registry.tasks.get(row["name"])
-        now = utcnow()
         if task is None:
-            self._finish(row["id"], "failed", error=f"no plugin registers task {row['name']!r} in this process")
+            self._finish(row, "failed",
+                         error=f"no plugin registers task {row['name']!r} in this process")
             return
-        ctx = JobContext(self.crm, row["id"], row["name"], dict(row["payload"] or {}), row["attempts"],
-                         row["created_by"], LEASE_SECONDS)
+        ctx = JobContext(self.crm, row["id"], row["name"], dict(row["payload"] or {}),
+                         row["attempts"], row["created_by"], LEASE_SECONDS)
         try:
             result = task.func(ctx, **ctx.payload)
         except Exception as exc:
@@ -207,17 +222,32 @@ class JobQueue:
                 backoff = timedelta(seconds=task.retry_backoff ** row["attempts"])
                 log.warning("job %s (%s) failed on attempt %s, retrying in %s: %s",
                             row["id"], row["name"], row["attempts"], backoff, error)
-                with self.crm.begin() as conn:
-                    conn.execute(j.update().where(j.c.id == row["id"]).values(
-                        status="queued", run_at=now + backoff, locked_until=None, dispatched_at=None,
-                        error=error, updated_at=utcnow()))
+                self._finish(row, "queued", error=error, run_at=utcnow() + backoff)
             else:
                 log.error("job %s (%s) failed for good: %s", row["id"], row["name"], error)
-                self._finish(row["id"], "failed", error=error)
+                self._finish(row, "failed", error=error)
             return
-        self._finish(row["id"], "done", result=canonical(result))
+        self._finish(row, "done", result=canonical(result))
 
-    def _finish(self, job_id: str, status: str, *, result: Any = None, error: str | None = None) -> None:
+    def _finish(self, row: Mapping[str, Any], status: str, *, result: Any = None,
+                error: str | None = None, run_at: datetime | None = None) -> None:
+        """Record the outcome of the attempt ``row`` claimed.
+
+        Only while that attempt still holds the job: when its lease ran out and another
+        runner claimed the job meanwhile, that runner's outcome is the one kept.
+        """
+        values: dict[str, Any] = {"status": status, "result": result, "error": error,
+                                  "locked_until": None, "updated_at": utcnow()}
+        if run_at is not None:
+            values.update(run_at=run_at, dispatched_at=None)
         with self.crm.begin() as conn:
-            conn.execute(j.update().where(j.c.id == job_id).values(
-                status=status, result=result, error=error, locked_until=None, updated_at=utcnow()))
+            updated = conn.execute(
+                j.update()
+                .where(j.c.id == row["id"], j.c.status == "running",
+                       j.c.attempts == row["attempts"])
+                .values(**values)
+            ).rowcount
+        if not updated:
+            log.warning("job %s (%s): attempt %s finished after another runner took it over; "
+                        "its outcome (%s) is not recorded", row["id"], row["name"],
+                        row["attempts"], status)
