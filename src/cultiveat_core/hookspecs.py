@@ -141,3 +141,29 @@ def contact_pre_save(
     crm: CRM, contact: Contact | None, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Before a contact is saved: raise ``ValidationError`` to reject, or return corrected changes."""
+
+# -- contacts domain (issue 4) --------------------------------------------------------------
+
+
+@hookspec
+def register_import_mappers(crm: CRM) -> list[Any]:
+    """``ImportMapper`` values (``cultiveat_core.importing``): recognise a vendor's CSV headers
+    and map its columns to contact fields. Each has a ``name`` (the ``--source`` value), a
+    ``detect(headers) -> int`` confidence (0 = not mine) and a ``map(headers) -> dict``
+    from header to target field (``email``, ``address.city``, ``custom.<name>``, ``tags``...)."""
+
+
+@hookspec
+def export_columns(crm: CRM, actor: Any) -> list[Any]:
+    """``ExportColumn`` values (``cultiveat_core.exporting``) this plugin adds to contact
+    exports for ``actor``: a ``name``, a ``label`` and ``expression(contacts_table)``, a scalar
+    SQL expression, so exports stay one streaming query. Return [] to add nothing."""
+
+
+@hookspec
+def merge_contact_data(crm: CRM, conn: Any, kept_id: int, merged_id: int) -> dict[str, int] | None:
+    """Inside the merge transaction, before ``merged_id`` is deleted: move this plugin's rows
+    of ``merged_id`` to ``kept_id`` with ``conn`` (resolving clashes with rows ``kept_id``
+    already has) and return ``{table: rows moved}``. Tables not returned by any plugin that
+    reference ``core_contacts.id`` are moved by the core with one UPDATE each; a clash there
+    fails the merge with a 409 naming the table. ``contacts_merged`` fires after the commit."""

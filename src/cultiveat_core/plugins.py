@@ -23,6 +23,7 @@ from cultiveat_core.errors import PluginError
 from cultiveat_core.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from cultiveat_core.settings import Settings
 
+    "cultiveat_core.defaults.contacts_domain",
 log = logging.getLogger("cultiveat.plugins")
 
 BUILTIN_PLUGINS = (

@@ -73,7 +73,7 @@ def load_attrs_settings(
     """Build ``cls`` from overrides, ``<prefix><FIELD>`` variables and a TOML table."""
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for field in attrs.fields(cls):  # type: ignore[misc]
+    for field in attrs.fields(cls):  # type: ignore[misc, arg-type]
         name = field.name
         env_name = f"{prefix}{name.upper()}"
         raw: Any
@@ -103,6 +103,8 @@ class Settings:
 
     database_url: str = attrs.field(factory=_default_database_url)
     broker_url: str = ""
+    # Celery queue the jobs go to: lets several Cultiveat instances share one Redis.
+    broker_queue: str = "cultiveat"
     secret_key: str = ""
     plugins_strict: bool = False
     plugins_block: tuple[str, ...] = ()

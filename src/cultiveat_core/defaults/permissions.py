@@ -26,6 +26,16 @@ CORE_PERMISSIONS = [
 ]
 
 
+# contacts domain (issue 4)
+CORE_PERMISSIONS += [
+    Permission("contacts.merge", "Merge duplicate contacts", ("marketing",)),
+    Permission("contacts.custom_fields", "Define and remove custom contact fields", ()),
+    Permission("tags.manage", "Rename, merge and delete tags", ("marketing",)),
+    Permission("activities.edit_any", "Edit every note, whoever wrote it", ()),
+    Permission("activities.delete_any", "Delete every note, whoever wrote it", ()),
+]
+
+
 @hookimpl(trylast=True)
 def register_permissions() -> list[Permission]:
     return list(CORE_PERMISSIONS)

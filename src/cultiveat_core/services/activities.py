@@ -52,9 +52,15 @@ def parse_time(value: Any, field: str) -> datetime:
 class ActivityService:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
+        self.notes = NoteService(crm)
 
     def _clean(self, item: Mapping[str, Any], index: int | None = None) -> dict[str, Any]:
         where = "" if index is None else f"[{index}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError.field(f"items{where}", "each activity must be an object")
+        contact_id = item.get("contact_id")
+        if isinstance(contact_id, bool) or not isinstance(contact_id, int):
+            raise ValidationError.field(f"contact_id{where}", "must be the id of a contact (a whole number)")
         types = self.crm.registry.activity_types
         type_name = item.get("type")
         if type_name not in types:
@@ -148,8 +154,112 @@ class ActivityService:
         if before is not None:
             at, id_ = before
             query = query.where(sa.or_(a.c.occurred_at < at, sa.and_(a.c.occurred_at == at, a.c.id < id_)))
+        unknown = sorted(set(types) - set(self.crm.registry.activity_types))
+        if unknown:
+            raise ValidationError.field("type", f"unknown activity type {unknown[0]!r}; known types: "
+                                        + ", ".join(sorted(self.crm.registry.activity_types)))
         query = query.order_by(a.c.occurred_at.desc(), a.c.id.desc()).limit(max(1, min(limit, 200)))
         with self.crm.engine.connect() as conn:
             if conn.execute(sa.select(c.c.id).where(c.c.id == contact_id)).first() is None:
                 raise NotFound(f"contact {contact_id} does not exist")
             return [row_to_activity(r) for r in conn.execute(query).mappings()]
+
+
+def timeline_cursor(activity: Activity) -> str:
+    """Opaque cursor of the page after ``activity`` (its time and id)."""
+    from cultiveat_core.services.listing import encode_cursor
+
+    return encode_cursor(activity.occurred_at, activity.id)
+
+
+def parse_timeline_cursor(cursor: str) -> tuple[datetime, int]:
+    from cultiveat_core.services.listing import decode_cursor
+
+    value, id_ = decode_cursor(cursor)
+    if not isinstance(value, datetime):
+        raise ValidationError.field("cursor", "not a timeline cursor; start again without it")
+    return value, id_
+
+
+class NoteService:
+    """Editing and deleting notes (``note`` activities) under seed 003's rules.
+
+    The note's creator may edit and delete it; the contact's owner may edit it; holders of
+    ``activities.edit_any`` / ``activities.delete_any`` (admins) may do both on every note;
+    everyone else only reads. Every edit keeps the previous text in
+    ``core_activity_revisions`` with who changed it and when.
+    """
+
+    def __init__(self, crm: CRM) -> None:
+        self.crm = crm
+
+    def _load(self, conn: sa.Connection, activity_id: int) -> tuple[Activity, int | None]:
+        row = conn.execute(
+            sa.select(a, c.c.owner_id.label("contact_owner"))
+            .join(c, c.c.id == a.c.contact_id)
+            .where(a.c.id == activity_id)
+        ).mappings().first()
+        if row is None:
+            raise NotFound(f"activity {activity_id} does not exist")
+        return row_to_activity(row), row["contact_owner"]
+
+    def _require(self, actor: Actor, activity: Activity, owner_id: int | None, action: str) -> None:
+        from cultiveat_core.errors import PermissionDenied
+
+        self.crm.permissions.require(actor, "activities.log")
+        if activity.type != "note":
+            raise ValidationError.field("type", f"only notes can be {action}ed; activity "
+                                        f"{activity.id} is a {activity.type!r}")
+        if actor.can(f"activities.{action}_any"):
+            return
+        mine = actor.user_id is not None and activity.actor_id == actor.user_id
+        owns_contact = actor.user_id is not None and owner_id == actor.user_id
+        if mine or (action == "edit" and owns_contact):
+            return
+        who = "its author or the contact's owner" if action == "edit" else "its author"
+        raise PermissionDenied(f"only {who} or an admin may {action} this note",
+                               permission=f"activities.{action}_any")
+
+    def edit(self, actor: Actor, activity_id: int, data: Mapping[str, Any], *,
+             uow: UnitOfWork | None = None) -> Activity:
+        from cultiveat_core.defaults.activity_types import validate_note
+
+        with transaction(self.crm, actor, uow) as work:
+            note, owner_id = self._load(work.conn, activity_id)
+            self._require(actor, note, owner_id, "edit")
+            if not isinstance(data, Mapping):
+                raise ValidationError.field("data", "must be an object with text, note_type, tags")
+            unknown = sorted(set(data) - {"text", "note_type", "tags"})
+            if unknown:
+                raise ValidationError.field(unknown[0], "unknown field; notes have text, note_type and tags")
+            new_data = validate_note({**note.data, **data})
+            work.conn.execute(tables.activity_revisions.insert().values(
+                activity_id=note.id, data=dict(note.data), edited_by=actor.user_id, edited_at=utcnow()))
+            work.conn.execute(a.update().where(a.c.id == note.id).values(data=new_data))
+            work.audit("note.edit", "activity", note.id, {"before": dict(note.data), "after": new_data})
+            updated, _ = self._load(work.conn, activity_id)
+        return updated
+
+    def delete(self, actor: Actor, activity_id: int, *, uow: UnitOfWork | None = None) -> None:
+        with transaction(self.crm, actor, uow) as work:
+            note, owner_id = self._load(work.conn, activity_id)
+            self._require(actor, note, owner_id, "delete")
+            work.conn.execute(a.delete().where(a.c.id == note.id))
+            work.audit("note.delete", "activity", note.id, {"contact_id": note.contact_id,
+                                                            "before": dict(note.data)})
+
+    def history(self, actor: Actor, activity_id: int) -> list[dict[str, Any]]:
+        """Earlier versions of a note, newest first: ``{data, edited_by, edited_at}``."""
+        self.crm.permissions.require(actor, "activities.read")
+        r = tables.activity_revisions
+        u = tables.users
+        with self.crm.engine.connect() as conn:
+            self._load(conn, activity_id)
+            rows = conn.execute(
+                sa.select(r.c.data, r.c.edited_at, u.c.email.label("edited_by"))
+                .select_from(r.outerjoin(u, u.c.id == r.c.edited_by))
+                .where(r.c.activity_id == activity_id)
+                .order_by(r.c.edited_at.desc(), r.c.id.desc())
+            ).mappings().all()
+        return [{"data": row["data"], "edited_by": row["edited_by"],
+                 "edited_at": row["edited_at"].isoformat()} for row in rows]

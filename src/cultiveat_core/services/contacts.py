@@ -18,8 +18,19 @@ from cultiveat_core.errors import (
     PreconditionFailed,
     ValidationError,
 )
+from cultiveat_core.services.custom_fields import CustomField, CustomFieldService
+from cultiveat_core.services.search import refresh_search_docs
+from cultiveat_core.services.tags import TagService, add_tags, initial_tags, insert_missing, tag_ids
 from cultiveat_core.services.unit_of_work import UnitOfWork, transaction
-from cultiveat_core.services.validation import clean_text, normalise_email, require_name
+from cultiveat_core.services.validation import (
+    check_address,
+    check_url,
+    clean_tags,
+    clean_text,
+    normalise_email,
+    normalise_phone,
+    require_name,
+)
 
 if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
@@ -35,6 +46,14 @@ TEXT_FIELDS: dict[str, int] = {
     "channel": 50,
     "notes": 2000,
 }
+STAGES = ("Hot Lead", "Qualified", "Nurturing", "Cold Lead", "Customer", "Lost")
+DEFAULT_STAGE = "Cold Lead"
+CONTACT_TYPES = ("Prospect", "Investor", "Partner", "Customer", "Lead")
+CHANNELS = ("Webinar", "Newsletter", "Website", "Referral", "Event", "Social", "Import", "Other")
+# stage must be one of STAGES; type and channel take other values too (spelled as known ones)
+CHOICES: dict[str, tuple[str, ...]] = {"stage": STAGES, "type": CONTACT_TYPES, "channel": CHANNELS}
+SEARCHED_FIELDS = {"first_name", "last_name", "email", "company", "position"}
+ADDRESS_LIMITS = {"street": 200, "city": 100, "state": 100, "zip": 20, "country": 60}
 WRITABLE = (
     "email", "first_name", "last_name", "phone", *TEXT_FIELDS, "company_size", "owner",
     "owner_id", "tags", "address", "social", "custom",
@@ -87,6 +106,8 @@ def contact_values(contact: Contact) -> dict[str, Any]:
 class ContactService:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
+        self.custom_fields = CustomFieldService(crm)
+        self.tags = TagService(crm)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -143,8 +164,13 @@ class ContactService:
 
     # -- validation --------------------------------------------------------------------------
 
-    def clean(self, conn: sa.Connection, data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    def clean(
+        self, conn: sa.Connection, data: Mapping[str, Any], *, partial: bool,
+        definitions: Mapping[str, CustomField] | None = None, owners: dict[Any, int | None] | None = None,
+    ) -> dict[str, Any]:
         """Validate ``data`` into column values; raise ValidationError listing every problem."""
+        if not isinstance(data, Mapping):
+            raise ValidationError.field("body", "must be an object of contact fields")
         unknown = sorted(set(data) - set(WRITABLE))
         errors: list[FieldError] = [
             FieldError(name, f"unknown field; writable fields are: {', '.join(WRITABLE)}")
@@ -162,18 +188,33 @@ class ContactService:
         for name, limit in TEXT_FIELDS.items():
             if name in data:
                 values[name] = clean_text(data[name], name, limit, errors)
-        if "phone" in data:
-            values["phone"] = clean_text(data["phone"], "phone", 32, errors)
+        for name, known in CHOICES.items():
+            if values.get(name):
+                canonical = {k.lower(): k for k in known}.get(values[name].lower())
+                if canonical is not None:
+                    values[name] = canonical
+                elif name == "stage":
+                    errors.append(FieldError("stage", f"{values[name]!r} is not a stage; use one of: "
+                                             + ", ".join(STAGES)))
+        if not partial and not values.get("stage") and not any(e.field == "stage" for e in errors):
+            values["stage"] = DEFAULT_STAGE
         if "company_size" in data:
             size = data["company_size"]
             if size in (None, ""):
                 values["company_size"] = None
-            elif isinstance(size, bool) or not isinstance(size, int | str) or not str(size).isdigit():
+            elif isinstance(size, bool) or not isinstance(size, int | str) \
+                    or not str(size).strip().replace(",", "").isdigit():
                 errors.append(FieldError("company_size", "must be a whole number of employees"))
             else:
-                values["company_size"] = int(size)
+                values["company_size"] = int(str(size).strip().replace(",", ""))
         if "owner" in data or "owner_id" in data:
-            values["owner_id"] = self._owner_id(conn, data.get("owner", data.get("owner_id")), errors)
+            owner = data.get("owner", data.get("owner_id"))
+            if owners is not None and isinstance(owner, int | str) and owner in owners:
+                values["owner_id"] = owners[owner]
+            else:
+                values["owner_id"] = self._owner_id(conn, owner, errors)
+                if owners is not None and isinstance(owner, int | str) and values["owner_id"] is not None:
+                    owners[owner] = values["owner_id"]
         if "address" in data:
             address = data["address"] or {}
             if not isinstance(address, Mapping):
@@ -182,25 +223,39 @@ class ContactService:
                 for part in address:
                     if part not in ADDRESS_PARTS:
                         errors.append(FieldError(f"address.{part}", f"unknown part; use {', '.join(ADDRESS_PARTS)}"))
-                for part in ADDRESS_PARTS:
-                    values[f"address_{part}"] = clean_text(address.get(part), f"address.{part}", 200, errors)
+                parts = {p: clean_text(address.get(p), f"address.{p}", ADDRESS_LIMITS[p], errors)
+                         for p in ADDRESS_PARTS}
+                for part, value in check_address(parts, errors).items():
+                    values[f"address_{part}"] = value
+        if data.get("phone") not in (None, ""):
+            region = values.get("address_country")
+            try:
+                values["phone"] = normalise_phone(data["phone"], region)
+            except ValueError as exc:
+                errors.append(FieldError("phone", str(exc)))
+        elif "phone" in data:
+            values["phone"] = None
         if "social" in data:
             social = data["social"] or {}
             if not isinstance(social, Mapping) or any(k not in SOCIAL_NETWORKS for k in social):
                 errors.append(FieldError("social", f"must be an object with {', '.join(SOCIAL_NETWORKS)}"))
             else:
-                values["social"] = {k: clean_text(v, f"social.{k}", 500, errors) for k, v in social.items() if v}
+                values["social"] = {
+                    k: check_url(v, f"social.{k}", errors) if isinstance(v, str) else None
+                    for k, v in social.items() if v not in (None, "")
+                }
         if "custom" in data:
-            if not isinstance(data["custom"], Mapping):
-                errors.append(FieldError("custom", "must be an object of custom field values"))
-            else:
-                values["custom"] = dict(data["custom"])
+            if definitions is None:
+                definitions = self.custom_fields.all(conn)
+            cleaned = CustomFieldService.clean_values(definitions, data["custom"], errors, partial=partial)
+            if cleaned is not None:
+                values["custom"] = cleaned
+        elif not partial:
+            if definitions is None:
+                definitions = self.custom_fields.all(conn)
+            CustomFieldService.clean_values(definitions, {}, errors, partial=False)
         if "tags" in data:
-            tags = data["tags"] or []
-            if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
-                errors.append(FieldError("tags", "must be a list of tag names"))
-            else:
-                values["tags"] = [t for t in (clean_text(t, "tags", 30, errors) for t in tags) if t]
+            values["tags"] = clean_tags(data["tags"], "tags", errors)
         if errors:
             raise ValidationError(errors)
         return values
@@ -227,40 +282,27 @@ class ContactService:
         found = dict(conn.execute(sa.select(co.c.name_key, co.c.id).where(co.c.name_key.in_(wanted))).all())
         missing = [{"name": wanted[k], "name_key": k, "created_at": utcnow()} for k in wanted if k not in found]
         if missing:
-            conn.execute(co.insert(), missing)
+            insert_missing(conn, co, missing)
             found.update(conn.execute(
                 sa.select(co.c.name_key, co.c.id).where(co.c.name_key.in_([m["name_key"] for m in missing]))
             ).all())
         return found
 
     def _tag_ids(self, conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
-        t = tables.tags
-        wanted = {n.lower(): n for n in names}
-        if not wanted:
-            return {}
-        found = dict(conn.execute(sa.select(t.c.name_key, t.c.id).where(t.c.name_key.in_(wanted))).all())
-        missing = [{"name": wanted[k], "name_key": k, "created_at": utcnow()} for k in wanted if k not in found]
-        if missing:
-            conn.execute(t.insert(), missing)
-            found.update(conn.execute(
-                sa.select(t.c.name_key, t.c.id).where(t.c.name_key.in_([m["name_key"] for m in missing]))
-            ).all())
-        return found
+        return tag_ids(conn, names)
 
     def _set_tags(self, conn: sa.Connection, contact_id: int, names: Sequence[str], source: str) -> None:
         ct = tables.contact_tags
-        conn.execute(ct.delete().where(ct.c.contact_id == contact_id))
-        self._add_tags(conn, {contact_id: names}, source)
+        keep = [n.lower() for n in names]
+        stale = sa.select(tables.tags.c.id).where(tables.tags.c.name_key.in_(keep)) if keep else None
+        delete = ct.delete().where(ct.c.contact_id == contact_id)
+        if stale is not None:
+            delete = delete.where(ct.c.tag_id.not_in(stale))
+        conn.execute(delete)
+        add_tags(conn, {contact_id: names}, source)
 
     def _add_tags(self, conn: sa.Connection, names_by_contact: Mapping[int, Sequence[str]], source: str) -> None:
-        ids = self._tag_ids(conn, {n for names in names_by_contact.values() for n in names})
-        rows = []
-        now = utcnow()
-        for contact_id, names in names_by_contact.items():
-            for key in dict.fromkeys(n.lower() for n in names):
-                rows.append({"contact_id": contact_id, "tag_id": ids[key], "source": source, "created_at": now})
-        if rows:
-            conn.execute(tables.contact_tags.insert(), rows)
+        add_tags(conn, names_by_contact, source)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -276,6 +318,7 @@ class ContactService:
                 raise Conflict(f"a contact with email {values['email']} already exists (id {existing})",
                                existing_id=existing)
             tag_names = values.pop("tags", [])
+            values["custom"] = {k: v for k, v in values.get("custom", {}).items() if v is not None}
             if "owner_id" not in values and actor.user_id is not None:
                 values["owner_id"] = actor.user_id
             values["company_id"] = self._company_id(work.conn, values.get("company"))
@@ -283,7 +326,9 @@ class ContactService:
             contact_id = work.conn.execute(
                 c.insert().values(**values, version=1, created_by=actor.user_id, created_at=now, updated_at=now)
             ).inserted_primary_key[0]
-            self._set_tags(work.conn, contact_id, tag_names, "manual")
+            add_tags(work.conn, {contact_id: tag_names}, "manual")
+            add_tags(work.conn, {contact_id: initial_tags(values)}, "auto")
+            refresh_search_docs(work.conn, [contact_id])
             contact = self.load(work.conn, [contact_id])[0]
             work.audit("contact.create", "contact", contact_id, {"after": contact_values(contact)})
             work.emit("contact_created", contact=contact)
@@ -302,9 +347,12 @@ class ContactService:
             rows: list[dict[str, Any]] = []
             tags: list[list[str]] = []
             seen: dict[str, int] = {}
+            definitions = self.custom_fields.all(work.conn)
+            owners: dict[Any, int | None] = {}
             for index, item in enumerate(items, start=1):
                 try:
-                    values = self.clean(work.conn, item, partial=False)
+                    values = self.clean(work.conn, item, partial=False, definitions=definitions,
+                                        owners=owners)
                 except ValidationError as exc:
                     raise ValidationError(errors=[attrs_evolve_row(e, index) for e in exc.errors]) from None
                 if values["email_key"] in seen:
@@ -312,6 +360,7 @@ class ContactService:
                         "email", f"duplicate of item {seen[values['email_key']]} in the same batch", index)])
                 seen[values["email_key"]] = index
                 tags.append(values.pop("tags", []))
+                values["custom"] = {k: v for k, v in values.get("custom", {}).items() if v is not None}
                 values.setdefault("owner_id", actor.user_id)
                 rows.append(values)
             clash = work.conn.execute(
@@ -326,13 +375,15 @@ class ContactService:
             for row in rows:
                 row["company_id"] = companies.get(company_key(row["company"])) if row.get("company") else None
                 full = dict.fromkeys(columns)
-                full.update(social={}, custom={}, **row, version=1, created_by=actor.user_id,
+                full.update({"social": {}, "custom": {}, **row}, version=1, created_by=actor.user_id,
                             created_at=now, updated_at=now)
                 full_rows.append(full)
             ids = work.conn.execute(
                 c.insert().returning(c.c.id, sort_by_parameter_order=True), full_rows
             ).scalars().all()
-            self._add_tags(work.conn, {cid: t for cid, t in zip(ids, tags, strict=True) if t}, source)
+            add_tags(work.conn, {cid: t for cid, t in zip(ids, tags, strict=True) if t}, source)
+            add_tags(work.conn, {cid: initial_tags(r) for cid, r in zip(ids, rows, strict=True)}, "auto")
+            refresh_search_docs(work.conn, ids)
             contacts = self.load(work.conn, ids)
             work.audit("contact.create_many", "contact", None,
                        {"count": len(ids), "ids": list(ids), "source": source})
@@ -375,6 +426,11 @@ class ContactService:
                     raise Conflict(f"another contact (id {clash}) already has email {values['email']}",
                                    existing_id=clash)
             tag_names = values.pop("tags", None)
+            if "custom" in values:
+                merged_custom = {**old.custom, **values["custom"]}
+                values["custom"] = {k: v for k, v in merged_custom.items() if v is not None}
+            if "social" in values:
+                values["social"] = {k: v for k, v in values["social"].items() if v}
             if "company" in values:
                 values["company_id"] = self._company_id(work.conn, values["company"])
             result = work.conn.execute(
@@ -386,6 +442,8 @@ class ContactService:
                 raise PreconditionFailed(f"contact {contact_id} was changed by someone else; reload it")
             if tag_names is not None:
                 self._set_tags(work.conn, contact_id, tag_names, "manual")
+            if tag_names is not None or SEARCHED_FIELDS & set(values):
+                refresh_search_docs(work.conn, [contact_id])
             new = self.load(work.conn, [contact_id])[0]
             before_values, after_values = contact_values(old), contact_values(new)
             changes = {

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from cultiveat_core import FieldError, NotFound, ValidationError
 from cultiveat_core.db import tables as core
-
 from cultiveat_segments import catalog, membership, tables
 from cultiveat_segments.compiler import compile_node
 from cultiveat_segments.definitions import analyse
@@ -29,7 +28,15 @@ from cultiveat_segments.definitions import analyse
 if TYPE_CHECKING:
     from cultiveat_core import CRM
 
-__all__ = ["find_segment", "is_member", "iter_member_ids", "matches", "preferences", "refresh", "segments_of"]
+__all__ = [
+    "find_segment",
+    "is_member",
+    "iter_member_ids",
+    "matches",
+    "preferences",
+    "refresh",
+    "segments_of",
+]
 
 s, m = tables.segments, tables.members
 
@@ -43,9 +50,14 @@ def iter_member_ids(crm: CRM, segment_id: int, batch_size: int = 1000) -> Iterat
     last = 0
     while True:
         with crm.engine.connect() as conn:
-            batch = list(conn.execute(
-                sa.select(m.c.contact_id).where(m.c.segment_id == segment_id, m.c.contact_id > last)
-                .order_by(m.c.contact_id).limit(batch_size)).scalars())
+            batch = list(
+                conn.execute(
+                    sa.select(m.c.contact_id)
+                    .where(m.c.segment_id == segment_id, m.c.contact_id > last)
+                    .order_by(m.c.contact_id)
+                    .limit(batch_size)
+                ).scalars()
+            )
         if not batch:
             return
         yield batch
@@ -58,32 +70,55 @@ def matches(crm: CRM, definition: Any, contact_id: int) -> bool:
         analysis = analyse(definition, catalog.vocabulary(crm, conn))
         problems = [*analysis.errors, *(FieldError(u.path, u.reason) for u in analysis.unavailable)]
         if problems:
-            raise ValidationError([FieldError("definition" + p.field[1:], p.message) for p in problems])
+            raise ValidationError(
+                [FieldError("definition" + p.field[1:], p.message) for p in problems]
+            )
         ctx = membership.context(crm, conn, [contact_id])
         where = compile_node(analysis.node, ctx)
         c = core.contacts
-        return conn.execute(sa.select(c.c.id).where(where, c.c.id == contact_id)).first() is not None
+        return (
+            conn.execute(sa.select(c.c.id).where(where, c.c.id == contact_id)).first() is not None
+        )
 
 
 def segments_of(crm: CRM, contact_id: int) -> list[dict[str, Any]]:
     with crm.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.c.id, s.c.name, s.c.kind, m.c.added_at).join(m, m.c.segment_id == s.c.id)
-                            .where(m.c.contact_id == contact_id).order_by(s.c.name)).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(s.c.id, s.c.name, s.c.kind, m.c.added_at)
+                .join(m, m.c.segment_id == s.c.id)
+                .where(m.c.contact_id == contact_id)
+                .order_by(s.c.name)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
 def find_segment(crm: CRM, name_or_id: str | int) -> dict[str, Any] | None:
     column = s.c.id if isinstance(name_or_id, int) else s.c.name
     with crm.engine.connect() as conn:
-        row = conn.execute(sa.select(s.c.id, s.c.name, s.c.kind, s.c.member_count)
-                           .where(column == name_or_id)).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(s.c.id, s.c.name, s.c.kind, s.c.member_count).where(column == name_or_id)
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
 def is_member(crm: CRM, segment_id: int, contact_id: int) -> bool:
     with crm.engine.connect() as conn:
-        return conn.execute(sa.select(m.c.contact_id).where(
-            m.c.segment_id == segment_id, m.c.contact_id == contact_id)).first() is not None
+        return (
+            conn.execute(
+                sa.select(m.c.contact_id).where(
+                    m.c.segment_id == segment_id, m.c.contact_id == contact_id
+                )
+            ).first()
+            is not None
+        )
 
 
 def preferences(crm: CRM, contact_id: int) -> dict[str, Any] | None:
@@ -93,4 +128,6 @@ def preferences(crm: CRM, contact_id: int) -> dict[str, Any] | None:
 
 
 def refresh(crm: CRM, segment_id: int | None = None) -> list[dict[str, Any]]:
-    return [r.as_dict() for r in membership.refresh(crm, None if segment_id is None else [segment_id])]
+    return [
+        r.as_dict() for r in membership.refresh(crm, None if segment_id is None else [segment_id])
+    ]

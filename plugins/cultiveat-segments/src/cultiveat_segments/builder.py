@@ -24,12 +24,20 @@ def vocabulary_for_builder(crm: CRM, actor: Actor) -> dict[str, Any]:
     fields = [{"name": n, "type": t, "source": "contact"} for n, t in COLUMN_TYPES.items()]
     for name, field in sorted(crm.registry.contact_fields.items()):
         if field.permission is None or actor.can(field.permission):
-            fields.append({"name": name, "type": field.type, "source": "plugin", "label": field.label})
-    unavailable = [{"name": n, "plugin": p} for n, p in PLUGIN_FIELDS.items() if n not in crm.registry.contact_fields]
+            fields.append(
+                {"name": name, "type": field.type, "source": "plugin", "label": field.label}
+            )
+    unavailable = [
+        {"name": n, "plugin": p}
+        for n, p in PLUGIN_FIELDS.items()
+        if n not in crm.registry.contact_fields
+    ]
     operators: dict[str, list[dict[str, str]]] = {}
     for op in catalog.operators(crm):
         for kind in op.types:
-            operators.setdefault(kind, []).append({"name": op.name, "label": op.label, "value": op.value})
+            operators.setdefault(kind, []).append(
+                {"name": op.name, "label": op.label, "value": op.value}
+            )
     return {
         "fields": fields,
         "unavailable_fields": unavailable,

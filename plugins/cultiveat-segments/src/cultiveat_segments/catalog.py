@@ -20,8 +20,11 @@ s = tables.segments
 
 def operators(crm: CRM) -> list[SegmentOperator]:
     """Every operator: this plugin's own and other plugins' (``register_segment_operators``)."""
-    return list(crm.registry.extra(crm, "register_segment_operators",
-                                   lambda op: f"{','.join(op.types)}:{op.name}"))
+    return list(
+        crm.registry.extra(
+            crm, "register_segment_operators", lambda op: f"{','.join(op.types)}:{op.name}"
+        )
+    )
 
 
 def vocabulary(crm: CRM, conn: sa.Connection) -> Vocabulary:
@@ -32,7 +35,19 @@ def vocabulary(crm: CRM, conn: sa.Connection) -> Vocabulary:
         operators=operator_table(ops),
         activity_types=frozenset(crm.registry.activity_types),
         segment_exists=ids.__contains__,
+        custom_types=custom_types(crm, conn),
     )
+
+
+# a declared custom field's type -> how a condition compares it (choices and dates as text)
+CUSTOM_TYPE_MAP = {"text": "text", "choice": "text", "date": "text", "number": "number", "bool": "bool"}
+
+
+def custom_types(crm: CRM, conn: sa.Connection) -> dict[str, str]:
+    service = getattr(crm.contacts, "custom_fields", None)
+    if service is None:
+        return {}
+    return {name: CUSTOM_TYPE_MAP.get(field.type, "text") for name, field in service.all(conn).items()}
 
 
 @attrs.frozen
@@ -66,7 +81,9 @@ def load(crm: CRM, conn: sa.Connection, ids: Iterable[int] | None = None) -> lis
     found = []
     for row in conn.execute(query).mappings():
         analysis = analyse(row["definition"], vocab) if row["kind"] == "dynamic" else None
-        found.append(StoredSegment(row["id"], row["name"], row["kind"], row["definition"], analysis))
+        found.append(
+            StoredSegment(row["id"], row["name"], row["kind"], row["definition"], analysis)
+        )
     return found
 
 

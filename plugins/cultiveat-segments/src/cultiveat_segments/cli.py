@@ -27,12 +27,20 @@ def segments_group(crm: CRM) -> click.Group:
         except CultiveatError as exc:
             raise click.ClickException(exc.message) from exc
         for r in results:
-            status = f"skipped: {r['skipped']}" if r["skipped"] else \
-                f"{r['size']} members (+{r['entered']} -{r['left']}) in {r['seconds']:.2f}s"
+            status = (
+                f"skipped: {r['skipped']}"
+                if r["skipped"]
+                else f"{r['size']} members (+{r['entered']} -{r['left']}) in {r['seconds']:.2f}s"
+            )
             click.echo(f"{r['name']}: {status}")
 
     @segments.command("train")
-    @click.option("--kind", type=click.Choice(["behaviour", "preference"]), default="behaviour", show_default=True)
+    @click.option(
+        "--kind",
+        type=click.Choice(["behaviour", "preference"]),
+        default="behaviour",
+        show_default=True,
+    )
     def train(kind: str) -> None:
         """Train an ML segmentation model now and print its model card."""
         from cultiveat_segments.ml.runs import train as train_model
@@ -49,7 +57,11 @@ def segments_group(crm: CRM) -> click.Group:
         from cultiveat_segments.plugin import service
 
         for seg in service(crm).list(Actor.system("cli segments list")):
-            extra = f" (unavailable: {seg['unavailable_reason']})" if seg["unavailable_reason"] else ""
-            click.echo(f"{seg['id']:>4} {seg['name']:<40} {seg['kind']:<8} {seg['member_count']:>8}{extra}")
+            extra = (
+                f" (unavailable: {seg['unavailable_reason']})" if seg["unavailable_reason"] else ""
+            )
+            click.echo(
+                f"{seg['id']:>4} {seg['name']:<40} {seg['kind']:<8} {seg['member_count']:>8}{extra}"
+            )
 
     return segments

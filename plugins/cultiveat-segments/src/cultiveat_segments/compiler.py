@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from cultiveat_core.db import tables as core
 from cultiveat_core.db.metadata import UTCDateTime
-
 from cultiveat_segments import tables
 from cultiveat_segments.definitions import (
     ActivityCondition,
@@ -76,8 +75,13 @@ def compile_node(node: Any, ctx: CompileContext) -> Any:
         return _purchase(node, ctx)
     if isinstance(node, SegmentCondition):
         m = tables.members
-        return c.c.id.in_(_restrict(sa.select(m.c.contact_id).where(m.c.segment_id == node.segment_id),
-                                    m.c.contact_id, ctx))
+        return c.c.id.in_(
+            _restrict(
+                sa.select(m.c.contact_id).where(m.c.segment_id == node.segment_id),
+                m.c.contact_id,
+                ctx,
+            )
+        )
     if isinstance(node, PreferenceListCondition):
         return _preference_list(node, ctx)
     if isinstance(node, Unavailable):
@@ -123,8 +127,11 @@ def _field(node: FieldCondition, ctx: CompileContext) -> Any:
 def _tags(node: TagCondition, ctx: CompileContext) -> Any:
     t, ct = core.tags, core.contact_tags
     query = _restrict(
-        sa.select(ct.c.contact_id).join(t, t.c.id == ct.c.tag_id).where(t.c.name_key.in_(node.tags)),
-        ct.c.contact_id, ctx,
+        sa.select(ct.c.contact_id)
+        .join(t, t.c.id == ct.c.tag_id)
+        .where(t.c.name_key.in_(node.tags)),
+        ct.c.contact_id,
+        ctx,
     )
     if node.match == "none":
         return c.c.id.not_in(query)
@@ -134,7 +141,9 @@ def _tags(node: TagCondition, ctx: CompileContext) -> Any:
 
 
 def _activity_query(types: Sequence[str], within_days: float | None, ctx: CompileContext) -> Any:
-    query = sa.select(a.c.contact_id).where(a.c.type == types[0] if len(types) == 1 else a.c.type.in_(types))
+    query = sa.select(a.c.contact_id).where(
+        a.c.type == types[0] if len(types) == 1 else a.c.type.in_(types)
+    )
     if within_days is not None:
         query = query.where(a.c.occurred_at >= _time(ctx.now - timedelta(days=within_days)))
     return _restrict(query, a.c.contact_id, ctx)
@@ -144,7 +153,9 @@ def _activity(node: ActivityCondition, ctx: CompileContext) -> Any:
     query = _activity_query(node.types, node.within_days, ctx)
     if node.min_count == 0:
         assert node.max_count is not None
-        return c.c.id.not_in(query.group_by(a.c.contact_id).having(sa.func.count() > node.max_count))
+        return c.c.id.not_in(
+            query.group_by(a.c.contact_id).having(sa.func.count() > node.max_count)
+        )
     if node.min_count == 1 and node.max_count is None:
         return c.c.id.in_(query)
     having = [sa.func.count() >= node.min_count]
@@ -153,7 +164,12 @@ def _activity(node: ActivityCondition, ctx: CompileContext) -> Any:
     return c.c.id.in_(query.group_by(a.c.contact_id).having(*having))
 
 
-COMPARE = {">": lambda x, v: x > v, ">=": lambda x, v: x >= v, "<": lambda x, v: x < v, "<=": lambda x, v: x <= v}
+COMPARE = {
+    ">": lambda x, v: x > v,
+    ">=": lambda x, v: x >= v,
+    "<": lambda x, v: x < v,
+    "<=": lambda x, v: x <= v,
+}
 # days since the last purchase OP n  <=>  last purchase time (reversed OP) now - n days
 DAYS_REVERSED = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
 
@@ -166,7 +182,9 @@ def _purchase(node: PurchaseCondition, ctx: CompileContext) -> Any:
     query = _activity_query(("purchase",), node.within_days, ctx).group_by(a.c.contact_id)
     if node.metric == "days_since_last_purchase":
         cutoff = _time(ctx.now - timedelta(days=node.value))
-        return c.c.id.in_(query.having(COMPARE[DAYS_REVERSED[node.op]](sa.func.max(a.c.occurred_at), cutoff)))
+        return c.c.id.in_(
+            query.having(COMPARE[DAYS_REVERSED[node.op]](sa.func.max(a.c.occurred_at), cutoff))
+        )
     aggregate = {
         "total_spent": sa.func.coalesce(sa.func.sum(purchase_amount()), 0.0),
         "purchase_count": sa.func.count(),
@@ -188,13 +206,16 @@ def _preference_list(node: PreferenceListCondition, ctx: CompileContext) -> Any:
         has = sa.func.jsonb_exists(column, node.value)
     else:
         each = sa.func.json_each(column).table_valued("value")
-        has = sa.exists(sa.select(sa.literal(1)).select_from(each).where(each.c.value == node.value))
+        has = sa.exists(
+            sa.select(sa.literal(1)).select_from(each).where(each.c.value == node.value)
+        )
     query = _restrict(sa.select(p.c.contact_id).where(has), p.c.contact_id, ctx)
     return c.c.id.in_(query) if node.includes else c.c.id.not_in(query)
 
 
-def segment_target(segment_id: int, kind: str, rule: Any, overrides: tuple[bool, bool],
-                   ctx: CompileContext) -> Any:
+def segment_target(
+    segment_id: int, kind: str, rule: Any, overrides: tuple[bool, bool], ctx: CompileContext
+) -> Any:
     """SELECT of the contact ids that belong in a segment: (rule OR included) AND NOT excluded.
 
     ``overrides`` says whether the segment has (includes, excludes), so a segment without
@@ -205,17 +226,26 @@ def segment_target(segment_id: int, kind: str, rule: Any, overrides: tuple[bool,
         base: Any = sa.false()
     elif kind == "ml":
         ml = tables.ml_assignments
-        base = c.c.id.in_(_restrict(sa.select(ml.c.contact_id).where(ml.c.segment_id == segment_id),
-                                    ml.c.contact_id, ctx))
+        base = c.c.id.in_(
+            _restrict(
+                sa.select(ml.c.contact_id).where(ml.c.segment_id == segment_id),
+                ml.c.contact_id,
+                ctx,
+            )
+        )
     else:
         base = rule
     has_includes, has_excludes = overrides
     if has_includes:
-        included = sa.select(o.c.contact_id).where(o.c.segment_id == segment_id, o.c.mode == "include")
+        included = sa.select(o.c.contact_id).where(
+            o.c.segment_id == segment_id, o.c.mode == "include"
+        )
         base = sa.or_(base, c.c.id.in_(_restrict(included, o.c.contact_id, ctx)))
     query = sa.select(c.c.id).where(base)
     if has_excludes:
-        excluded = sa.select(o.c.contact_id).where(o.c.segment_id == segment_id, o.c.mode == "exclude")
+        excluded = sa.select(o.c.contact_id).where(
+            o.c.segment_id == segment_id, o.c.mode == "exclude"
+        )
         query = query.where(c.c.id.not_in(_restrict(excluded, o.c.contact_id, ctx)))
     if ctx.restrict_ids is not None:
         query = query.where(c.c.id.in_(ctx.restrict_ids))

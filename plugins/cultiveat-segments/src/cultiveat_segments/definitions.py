@@ -28,19 +28,45 @@ from typing import Any
 import attrs
 
 from cultiveat_core.errors import FieldError
-
 from cultiveat_segments.operators import SegmentOperator, when
 
 COLUMN_TYPES: dict[str, str] = {
-    **{n: "text" for n in ("email", "first_name", "last_name", "phone", "position", "company", "industry",
-                           "stage", "type", "channel", "address_street", "address_city", "address_state",
-                           "address_zip", "address_country")},
+    **{
+        n: "text"
+        for n in (
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "position",
+            "company",
+            "industry",
+            "stage",
+            "type",
+            "channel",
+            "address_street",
+            "address_city",
+            "address_state",
+            "address_zip",
+            "address_country",
+        )
+    },
     **{n: "number" for n in ("id", "company_size", "owner_id", "company_id")},
     **{n: "date" for n in ("created_at", "updated_at", "last_activity_at")},
 }
 # Fields other plugins provide as ContactFields; without the plugin they are unavailable.
-PLUGIN_FIELDS = {"score": "scoring", "engagement_percent": "scoring", "fit": "scoring", "hot": "scoring"}
-PURCHASE_METRICS = ("total_spent", "purchase_count", "average_order_value", "days_since_last_purchase")
+PLUGIN_FIELDS = {
+    "score": "scoring",
+    "engagement_percent": "scoring",
+    "fit": "scoring",
+    "hot": "scoring",
+}
+PURCHASE_METRICS = (
+    "total_spent",
+    "purchase_count",
+    "average_order_value",
+    "days_since_last_purchase",
+)
 PURCHASE_OPS = (">", ">=", "<", "<=")
 PREFERENCE_TEXT = ("preferred_channel", "frequency")
 PREFERENCE_LISTS = ("interests", "topics")
@@ -134,6 +160,8 @@ class Vocabulary:
     operators: Mapping[tuple[str, str], SegmentOperator]
     activity_types: frozenset[str]
     segment_exists: Callable[[int], bool] = attrs.field(eq=False)
+    # declared custom fields (core_custom_fields) -> the compared type: text, number or bool
+    custom_types: Mapping[str, str] = attrs.field(factory=dict)
 
     def operator_names(self, kind: str) -> list[str]:
         return sorted(name for (t, name) in self.operators if t == kind)
@@ -178,12 +206,18 @@ class _Parser:
             self.fail(path, f"nested more than {MAX_DEPTH} groups deep; flatten the definition")
             return None
         if not isinstance(raw, Mapping):
-            self.fail(path, "must be an object: a group ({\"all\"|\"any\": [...]}, {\"not\": ...}) or a condition")
+            self.fail(
+                path,
+                'must be an object: a group ({"all"|"any": [...]}, {"not": ...}) or a condition',
+            )
             return None
         groups = [k for k in ("all", "any", "not") if k in raw]
         if groups:
             if len(raw) != 1:
-                self.fail(path, f"a group has exactly one key ({groups[0]!r}); move other keys into a condition")
+                self.fail(
+                    path,
+                    f"a group has exactly one key ({groups[0]!r}); move other keys into a condition",
+                )
                 return None
             key = groups[0]
             if key == "not":
@@ -193,7 +227,9 @@ class _Parser:
             if not isinstance(items, list):
                 self.fail(f"{path}.{key}", "must be a list of conditions or groups")
                 return None
-            children = [self.node(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(items)]
+            children = [
+                self.node(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(items)
+            ]
             kept = tuple(c for c in children if c is not None)
             return (All if key == "all" else AnyOf)(path, kept)
         self.count += 1
@@ -201,27 +237,44 @@ class _Parser:
             if self.count == MAX_CONDITIONS + 1:
                 self.fail(path, f"more than {MAX_CONDITIONS} conditions; split the segment")
             return None
-        for key, handler in (("field", self.field), ("custom", self.custom), ("tags", self.tags),
-                             ("tag", self.tags), ("activity", self.activity), ("purchase", self.purchase),
-                             ("segment", self.segment), ("preference", self.preference)):
+        for key, handler in (
+            ("field", self.field),
+            ("custom", self.custom),
+            ("tags", self.tags),
+            ("tag", self.tags),
+            ("activity", self.activity),
+            ("purchase", self.purchase),
+            ("segment", self.segment),
+            ("preference", self.preference),
+        ):
             if key in raw:
                 return handler(raw, path)
-        self.fail(path, "unknown condition; use one of the keys field, custom, tags, activity, purchase, "
-                        "segment, preference (or a group: all, any, not)")
+        self.fail(
+            path,
+            "unknown condition; use one of the keys field, custom, tags, activity, purchase, "
+            "segment, preference (or a group: all, any, not)",
+        )
         return None
 
     def _unknown_keys(self, raw: Mapping[str, Any], path: str, allowed: set[str]) -> bool:
         extra = sorted(set(raw) - allowed)
         for key in extra:
-            self.fail(f"{path}.{key}", f"unknown key; this condition takes: {', '.join(sorted(allowed))}")
+            self.fail(
+                f"{path}.{key}", f"unknown key; this condition takes: {', '.join(sorted(allowed))}"
+            )
         return bool(extra)
 
-    def _compare(self, raw: Mapping[str, Any], path: str, kind: str) -> tuple[SegmentOperator, Any] | None:
+    def _compare(
+        self, raw: Mapping[str, Any], path: str, kind: str
+    ) -> tuple[SegmentOperator, Any] | None:
         name = raw.get("op")
         op = self.vocab.operators.get((kind, name)) if isinstance(name, str) else None
         if op is None:
-            self.fail(f"{path}.op", f"{name!r} is not an operator for a {kind} field; use one of: "
-                                    + ", ".join(self.vocab.operator_names(kind)))
+            self.fail(
+                f"{path}.op",
+                f"{name!r} is not an operator for a {kind} field; use one of: "
+                + ", ".join(self.vocab.operator_names(kind)),
+            )
             return None
         value = self._value(raw.get("value"), f"{path}.value", kind, op)
         return None if value is _BAD else (op, value)
@@ -234,18 +287,26 @@ class _Parser:
             return None
         if op.value == "days":
             if not _is_number(value) or not 0 < value <= MAX_DAYS:
-                self.fail(path, f"operator {op.name!r} needs a number of days between 1 and {MAX_DAYS}")
+                self.fail(
+                    path, f"operator {op.name!r} needs a number of days between 1 and {MAX_DAYS}"
+                )
                 return _BAD
             return value
         if op.value == "pair":
-            if (not isinstance(value, list) or len(value) != 2 or not all(_is_number(v) for v in value)
-                    or value[0] > value[1]):
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(_is_number(v) for v in value)
+                or value[0] > value[1]
+            ):
                 self.fail(path, f"operator {op.name!r} needs [low, high] numbers with low <= high")
                 return _BAD
             return tuple(value)
         if op.value == "list":
             if not isinstance(value, list) or not value or len(value) > 1000:
-                self.fail(path, f"operator {op.name!r} needs a non-empty list (at most 1000 values)")
+                self.fail(
+                    path, f"operator {op.name!r} needs a non-empty list (at most 1000 values)"
+                )
                 return _BAD
             checked = [self._scalar(v, f"{path}[{i}]", kind) for i, v in enumerate(value)]
             return _BAD if any(v is _BAD for v in checked) else tuple(checked)
@@ -262,8 +323,12 @@ class _Parser:
                 return value
             except ValueError:
                 pass
-        expected = {"number": "a number", "text": "a text of at most 500 characters",
-                    "date": "an ISO date such as 2024-01-15", "bool": "no value"}[kind]
+        expected = {
+            "number": "a number",
+            "text": "a text of at most 500 characters",
+            "date": "an ISO date such as 2024-01-15",
+            "bool": "no value",
+        }[kind]
         self.fail(path, f"must be {expected}")
         return _BAD
 
@@ -277,18 +342,28 @@ class _Parser:
         if name in COLUMN_TYPES:
             source, kind = "column", COLUMN_TYPES[name]
         elif name in self.vocab.contact_fields:
-            source, kind = "contact_field", str(getattr(self.vocab.contact_fields[name], "type", "number"))
+            source, kind = (
+                "contact_field",
+                str(getattr(self.vocab.contact_fields[name], "type", "number")),
+            )
             if kind not in ("text", "number", "date", "bool"):
                 kind = "number"
         elif name in PLUGIN_FIELDS:
-            self.unavailable.append(Unavailable(
-                f"{path}.field", f"field {name!r} is provided by the {PLUGIN_FIELDS[name]} plugin, which is "
-                                 f"not installed; this condition cannot be evaluated until it is"))
+            self.unavailable.append(
+                Unavailable(
+                    f"{path}.field",
+                    f"field {name!r} is provided by the {PLUGIN_FIELDS[name]} plugin, which is "
+                    f"not installed; this condition cannot be evaluated until it is",
+                )
+            )
             return Unavailable(path, name)
         else:
             known = sorted([*COLUMN_TYPES, *self.vocab.contact_fields])
-            self.fail(f"{path}.field", f"unknown field {name!r}; known fields: {', '.join(known)}"
-                                       " (custom fields use {\"custom\": key})")
+            self.fail(
+                f"{path}.field",
+                f"unknown field {name!r}; known fields: {', '.join(known)}"
+                ' (custom fields use {"custom": key})',
+            )
             return None
         compared = self._compare(raw, path, kind)
         if compared is None:
@@ -300,13 +375,17 @@ class _Parser:
             return None
         key = raw["custom"]
         if not isinstance(key, str) or not CUSTOM_KEY.match(key):
-            self.fail(f"{path}.custom", "must be a custom field key: letters, digits and _, at most 64")
+            self.fail(
+                f"{path}.custom", "must be a custom field key: letters, digits and _, at most 64"
+            )
             return None
-        kind = raw.get("type")
+        kind = raw.get("type") or self.vocab.custom_types.get(key)
         if kind is None:
             value = raw.get("value")
             sample = value[0] if isinstance(value, list) and value else value
-            kind = "number" if _is_number(sample) else "bool" if isinstance(sample, bool) else "text"
+            kind = (
+                "number" if _is_number(sample) else "bool" if isinstance(sample, bool) else "text"
+            )
             if raw.get("op") in ("is_true", "is_false"):
                 kind = "bool"
         if kind not in ("text", "number", "bool"):
@@ -322,9 +401,15 @@ class _Parser:
             return None
         names = [raw["tag"]] if "tag" in raw else raw.get("tags")
         key = "tag" if "tag" in raw else "tags"
-        if (not isinstance(names, list) or not names
-                or not all(isinstance(n, str) and 0 < len(n.strip()) <= 30 for n in names)):
-            self.fail(f"{path}.{key}", "must be a tag name or a non-empty list of tag names (1-30 characters)")
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and 0 < len(n.strip()) <= 30 for n in names)
+        ):
+            self.fail(
+                f"{path}.{key}",
+                "must be a tag name or a non-empty list of tag names (1-30 characters)",
+            )
             return None
         match = raw.get("match", "any")
         if match not in TAG_MATCH:
@@ -343,8 +428,11 @@ class _Parser:
             return None
         unknown = [k for k in kinds if k not in self.vocab.activity_types]
         if unknown:
-            self.fail(f"{path}.activity", f"unknown activity type {unknown[0]!r}; known types: "
-                                          + ", ".join(sorted(self.vocab.activity_types)))
+            self.fail(
+                f"{path}.activity",
+                f"unknown activity type {unknown[0]!r}; known types: "
+                + ", ".join(sorted(self.vocab.activity_types)),
+            )
             return None
         within = raw.get("within_days")
         if within is not None and (not _is_number(within) or not 0 < within <= MAX_DAYS):
@@ -358,19 +446,25 @@ class _Parser:
             self.fail(f"{path}.max_count", "must be a whole number >= min_count")
             return None
         if low == 0 and high is None:
-            self.fail(f"{path}.min_count", "min_count 0 without max_count matches everyone; "
-                                           "give max_count (e.g. 0 for 'never')")
+            self.fail(
+                f"{path}.min_count",
+                "min_count 0 without max_count matches everyone; "
+                "give max_count (e.g. 0 for 'never')",
+            )
             return None
-        return ActivityCondition(path, tuple(sorted(set(kinds))), within, int(low),
-                                 None if high is None else int(high))
+        return ActivityCondition(
+            path, tuple(sorted(set(kinds))), within, int(low), None if high is None else int(high)
+        )
 
     def purchase(self, raw: Mapping[str, Any], path: str) -> Any:
         if self._unknown_keys(raw, path, {"purchase", "op", "value", "within_days"}):
             return None
         metric = raw["purchase"]
         if metric not in PURCHASE_METRICS:
-            self.fail(f"{path}.purchase", f"unknown purchase metric {metric!r}; use one of: "
-                                          + ", ".join(PURCHASE_METRICS))
+            self.fail(
+                f"{path}.purchase",
+                f"unknown purchase metric {metric!r}; use one of: " + ", ".join(PURCHASE_METRICS),
+            )
             return None
         op = raw.get("op")
         if op not in PURCHASE_OPS:
@@ -391,7 +485,10 @@ class _Parser:
             return None
         segment_id = raw["segment"]
         if not _is_count(segment_id) or not self.vocab.segment_exists(int(segment_id)):
-            self.fail(f"{path}.segment", f"no segment with id {segment_id!r}; give an existing segment's id")
+            self.fail(
+                f"{path}.segment",
+                f"no segment with id {segment_id!r}; give an existing segment's id",
+            )
             return None
         self.refs.add(int(segment_id))
         return SegmentCondition(path, int(segment_id))
@@ -406,12 +503,17 @@ class _Parser:
                 self.fail(f"{path}.op", "must be includes or excludes for a list preference")
                 return None
             if not isinstance(value, str) or not value.strip() or len(value) > 100:
-                self.fail(f"{path}.value", "must be one interest or topic (text, at most 100 characters)")
+                self.fail(
+                    f"{path}.value", "must be one interest or topic (text, at most 100 characters)"
+                )
                 return None
             return PreferenceListCondition(path, name, op == "includes", value.strip().lower())
         if name not in PREFERENCE_TEXT:
-            self.fail(f"{path}.preference", "unknown preference; use one of: "
-                                            + ", ".join((*PREFERENCE_TEXT, *PREFERENCE_LISTS)))
+            self.fail(
+                f"{path}.preference",
+                "unknown preference; use one of: "
+                + ", ".join((*PREFERENCE_TEXT, *PREFERENCE_LISTS)),
+            )
             return None
         compared = self._compare(raw, path, "text")
         if compared is None:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from cultiveat_core import Actor
-
 from cultiveat_segments import membership, tables
 from cultiveat_segments.settings import SegmentsSettings
 
@@ -30,7 +29,9 @@ def contacts_touched(crm: CRM, contact_ids: Sequence[int]) -> None:
         return
     with crm.transaction(Actor.system("segments events")) as uow:
         for start in range(0, len(ids), JOB_CHUNK):
-            crm.jobs.enqueue("segments.reevaluate", {"contact_ids": ids[start:start + JOB_CHUNK]}, uow=uow)
+            crm.jobs.enqueue(
+                "segments.reevaluate", {"contact_ids": ids[start : start + JOB_CHUNK]}, uow=uow
+            )
     log.info("queued re-evaluation of %d contacts in %d jobs", len(ids), -(-len(ids) // JOB_CHUNK))
 
 
@@ -40,5 +41,11 @@ def contacts_removed(crm: CRM, contact_ids: Sequence[int]) -> None:
         return
     s, m = tables.segments, tables.members
     with crm.begin() as conn:
-        conn.execute(s.update().values(member_count=sa.select(sa.func.count()).select_from(m)
-                                       .where(m.c.segment_id == s.c.id).scalar_subquery()))
+        conn.execute(
+            s.update().values(
+                member_count=sa.select(sa.func.count())
+                .select_from(m)
+                .where(m.c.segment_id == s.c.id)
+                .scalar_subquery()
+            )
+        )

@@ -19,9 +19,13 @@ import sqlalchemy as sa
 
 from cultiveat_core import Actor
 from cultiveat_core.db.metadata import UTCDateTime, utcnow
-
 from cultiveat_segments import catalog, tables
-from cultiveat_segments.compiler import CompileContext, UnavailableCondition, compile_node, segment_target
+from cultiveat_segments.compiler import (
+    CompileContext,
+    UnavailableCondition,
+    compile_node,
+    segment_target,
+)
 
 if TYPE_CHECKING:
     from cultiveat_core import CRM
@@ -45,7 +49,9 @@ class RefreshResult:
         return attrs.asdict(self)
 
 
-def context(crm: CRM, conn: sa.Connection, restrict_ids: Sequence[int] | None = None) -> CompileContext:
+def context(
+    crm: CRM, conn: sa.Connection, restrict_ids: Sequence[int] | None = None
+) -> CompileContext:
     return CompileContext(
         dialect=conn.dialect.name,
         now=utcnow(),
@@ -55,7 +61,9 @@ def context(crm: CRM, conn: sa.Connection, restrict_ids: Sequence[int] | None = 
 
 
 def override_flags(conn: sa.Connection, segment_id: int) -> tuple[bool, bool]:
-    modes = set(conn.execute(sa.select(o.c.mode).where(o.c.segment_id == segment_id).distinct()).scalars())
+    modes = set(
+        conn.execute(sa.select(o.c.mode).where(o.c.segment_id == segment_id).distinct()).scalars()
+    )
     return "include" in modes, "exclude" in modes
 
 
@@ -70,66 +78,130 @@ def target_query(conn: sa.Connection, seg: catalog.StoredSegment, ctx: CompileCo
     return segment_target(seg.id, seg.kind, rule, override_flags(conn, seg.id), ctx)
 
 
-def _emit(uow: UnitOfWork, seg: catalog.StoredSegment, entered: list[int], left: list[int], reason: str) -> None:
+def _emit(
+    uow: UnitOfWork, seg: catalog.StoredSegment, entered: list[int], left: list[int], reason: str
+) -> None:
     if entered or left:
-        uow.emit("segment_membership_changed", segment_id=seg.id, segment_name=seg.name,
-                 entered=sorted(entered), left=sorted(left), reason=reason)
+        uow.emit(
+            "segment_membership_changed",
+            segment_id=seg.id,
+            segment_name=seg.name,
+            entered=sorted(entered),
+            left=sorted(left),
+            reason=reason,
+        )
 
 
-def _apply_full_postgresql(conn: sa.Connection, seg_id: int, target: Any, reason: str) -> list[tuple[int, str]]:
+def _apply_full_postgresql(
+    conn: sa.Connection, seg_id: int, target: Any, reason: str
+) -> list[tuple[int, str]]:
     now = utcnow()
     tgt = target.cte("target")
-    ins = (m.insert().from_select(
-        ["segment_id", "contact_id", "added_at"],
-        sa.select(sa.literal(seg_id), tgt.c.id, sa.literal(now, UTCDateTime())).where(
-            ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == tgt.c.id)),
-    ).returning(m.c.contact_id)).cte("ins")
-    dele = (m.delete().where(
-        m.c.segment_id == seg_id,
-        ~sa.exists(sa.select(sa.literal(1)).select_from(tgt).where(tgt.c.id == m.c.contact_id)),
-    ).returning(m.c.contact_id)).cte("del")
+    ins = (
+        m.insert()
+        .from_select(
+            ["segment_id", "contact_id", "added_at"],
+            sa.select(sa.literal(seg_id), tgt.c.id, sa.literal(now, UTCDateTime())).where(
+                ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == tgt.c.id)
+            ),
+        )
+        .returning(m.c.contact_id)
+    ).cte("ins")
+    dele = (
+        m.delete()
+        .where(
+            m.c.segment_id == seg_id,
+            ~sa.exists(sa.select(sa.literal(1)).select_from(tgt).where(tgt.c.id == m.c.contact_id)),
+        )
+        .returning(m.c.contact_id)
+    ).cte("del")
     changes = sa.union_all(
         sa.select(ins.c.contact_id, sa.literal("entered").label("change")),
         sa.select(dele.c.contact_id, sa.literal("left").label("change")),
     ).cte("changes")
-    hist = (h.insert().from_select(
-        ["segment_id", "contact_id", "change", "reason", "occurred_at"],
-        sa.select(sa.literal(seg_id), changes.c.contact_id, changes.c.change, sa.literal(reason),
-                  sa.literal(now, UTCDateTime())),
-    ).returning(h.c.contact_id, h.c.change)).cte("hist")
+    hist = (
+        h.insert()
+        .from_select(
+            ["segment_id", "contact_id", "change", "reason", "occurred_at"],
+            sa.select(
+                sa.literal(seg_id),
+                changes.c.contact_id,
+                changes.c.change,
+                sa.literal(reason),
+                sa.literal(now, UTCDateTime()),
+            ),
+        )
+        .returning(h.c.contact_id, h.c.change)
+    ).cte("hist")
     return [(r[0], r[1]) for r in conn.execute(sa.select(hist.c.contact_id, hist.c.change))]
 
 
-TARGET = sa.Table("segments_target", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
-                  prefixes=["TEMPORARY"])
+TARGET = sa.Table(
+    "segments_target",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
 
-def _apply_full_sqlite(conn: sa.Connection, seg_id: int, target: Any, reason: str) -> list[tuple[int, str]]:
+def _apply_full_sqlite(
+    conn: sa.Connection, seg_id: int, target: Any, reason: str
+) -> list[tuple[int, str]]:
     now = utcnow()
     TARGET.create(conn, checkfirst=True)
     conn.execute(TARGET.delete())
     conn.execute(TARGET.insert().from_select(["id"], target))
-    entered = list(conn.execute(sa.select(TARGET.c.id).where(
-        ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id))).scalars())
-    left = list(conn.execute(sa.select(m.c.contact_id).where(
-        m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id))).scalars())
+    entered = list(
+        conn.execute(
+            sa.select(TARGET.c.id).where(
+                ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id)
+            )
+        ).scalars()
+    )
+    left = list(
+        conn.execute(
+            sa.select(m.c.contact_id).where(
+                m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id)
+            )
+        ).scalars()
+    )
     if entered:
-        conn.execute(m.insert().from_select(
-            ["segment_id", "contact_id", "added_at"],
-            sa.select(sa.literal(seg_id), TARGET.c.id, sa.literal(now, UTCDateTime())).where(
-                ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id))))
+        conn.execute(
+            m.insert().from_select(
+                ["segment_id", "contact_id", "added_at"],
+                sa.select(sa.literal(seg_id), TARGET.c.id, sa.literal(now, UTCDateTime())).where(
+                    ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id)
+                ),
+            )
+        )
     if left:
-        conn.execute(m.delete().where(m.c.segment_id == seg_id,
-                                      ~sa.exists().where(TARGET.c.id == m.c.contact_id)))
+        conn.execute(
+            m.delete().where(
+                m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id)
+            )
+        )
     changes = [(cid, "entered") for cid in entered] + [(cid, "left") for cid in left]
     if changes:
-        conn.execute(h.insert(), [{"segment_id": seg_id, "contact_id": cid, "change": ch, "reason": reason,
-                                   "occurred_at": now} for cid, ch in changes])
+        conn.execute(
+            h.insert(),
+            [
+                {
+                    "segment_id": seg_id,
+                    "contact_id": cid,
+                    "change": ch,
+                    "reason": reason,
+                    "occurred_at": now,
+                }
+                for cid, ch in changes
+            ],
+        )
     conn.execute(TARGET.delete())
     return changes
 
 
-def refresh_one(crm: CRM, uow: UnitOfWork, seg: catalog.StoredSegment, reason: str) -> RefreshResult:
+def refresh_one(
+    crm: CRM, uow: UnitOfWork, seg: catalog.StoredSegment, reason: str
+) -> RefreshResult:
     """Rebuild one segment's membership inside ``uow`` (one compiled evaluation)."""
     import time
 
@@ -144,21 +216,46 @@ def refresh_one(crm: CRM, uow: UnitOfWork, seg: catalog.StoredSegment, reason: s
     changes = apply(conn, seg.id, target, reason)
     entered = [cid for cid, ch in changes if ch == "entered"]
     left = [cid for cid, ch in changes if ch == "left"]
-    size = conn.execute(sa.select(sa.func.count()).select_from(m).where(m.c.segment_id == seg.id)).scalar_one()
+    size = conn.execute(
+        sa.select(sa.func.count()).select_from(m).where(m.c.segment_id == seg.id)
+    ).scalar_one()
     now = utcnow()
     conn.execute(s.update().where(s.c.id == seg.id).values(member_count=size, refreshed_at=now))
-    conn.execute(tables.snapshots.insert().values(segment_id=seg.id, taken_at=now, size=size,
-                                                  entered=len(entered), left=len(left), drift={}))
+    conn.execute(
+        tables.snapshots.insert().values(
+            segment_id=seg.id,
+            taken_at=now,
+            size=size,
+            entered=len(entered),
+            left=len(left),
+            drift={},
+        )
+    )
     if entered or left:
-        uow.audit("segment.refresh", "segment", seg.id, {"entered": len(entered), "left": len(left),
-                                                         "reason": reason})
+        uow.audit(
+            "segment.refresh",
+            "segment",
+            seg.id,
+            {"entered": len(entered), "left": len(left), "reason": reason},
+        )
     _emit(uow, seg, entered, left, reason)
-    return RefreshResult(seg.id, seg.name, len(entered), len(left), size,
-                         seconds=round(time.perf_counter() - started, 4))
+    return RefreshResult(
+        seg.id,
+        seg.name,
+        len(entered),
+        len(left),
+        size,
+        seconds=round(time.perf_counter() - started, 4),
+    )
 
 
-def refresh(crm: CRM, segment_ids: Iterable[int] | None = None, *, reason: str = "refresh",
-            actor: Actor | None = None) -> list[RefreshResult]:
+def refresh(
+    crm: CRM,
+    segment_ids: Iterable[int] | None = None,
+    *,
+    reason: str = "refresh",
+    actor: Actor | None = None,
+) -> list[RefreshResult]:
     """Refresh the given segments (all when None), each in its own transaction, dependencies first."""
     with crm.engine.connect() as conn:
         segments = catalog.dependency_order(catalog.load(crm, conn))
@@ -172,8 +269,14 @@ def refresh(crm: CRM, segment_ids: Iterable[int] | None = None, *, reason: str =
     return results
 
 
-def reevaluate(crm: CRM, contact_ids: Sequence[int], *, reason: str = "event",
-               segment_ids: Iterable[int] | None = None, actor: Actor | None = None) -> dict[int, tuple[int, int]]:
+def reevaluate(
+    crm: CRM,
+    contact_ids: Sequence[int],
+    *,
+    reason: str = "event",
+    segment_ids: Iterable[int] | None = None,
+    actor: Actor | None = None,
+) -> dict[int, tuple[int, int]]:
     """Re-evaluate ``contact_ids`` against every dynamic segment (or ``segment_ids``) in one
     transaction; returns {segment_id: (entered, left)} for segments that changed."""
     ids = sorted(set(contact_ids))
@@ -193,26 +296,53 @@ def reevaluate(crm: CRM, contact_ids: Sequence[int], *, reason: str = "event",
             except UnavailableCondition:
                 continue
             new = set(conn.execute(target).scalars())
-            old = set(conn.execute(sa.select(m.c.contact_id).where(
-                m.c.segment_id == seg.id, m.c.contact_id.in_(ids))).scalars())
+            old = set(
+                conn.execute(
+                    sa.select(m.c.contact_id).where(
+                        m.c.segment_id == seg.id, m.c.contact_id.in_(ids)
+                    )
+                ).scalars()
+            )
             entered, left = sorted(new - old), sorted(old - new)
             if not entered and not left:
                 continue
             if entered:
-                conn.execute(m.insert(), [{"segment_id": seg.id, "contact_id": cid, "added_at": now}
-                                          for cid in entered])
+                conn.execute(
+                    m.insert(),
+                    [{"segment_id": seg.id, "contact_id": cid, "added_at": now} for cid in entered],
+                )
             if left:
                 conn.execute(m.delete().where(m.c.segment_id == seg.id, m.c.contact_id.in_(left)))
-            conn.execute(h.insert(), [
-                {"segment_id": seg.id, "contact_id": cid, "change": ch, "reason": reason, "occurred_at": now}
-                for ch, group in (("entered", entered), ("left", left)) for cid in group
-            ])
-            conn.execute(s.update().where(s.c.id == seg.id).values(
-                member_count=s.c.member_count + len(entered) - len(left)))
+            conn.execute(
+                h.insert(),
+                [
+                    {
+                        "segment_id": seg.id,
+                        "contact_id": cid,
+                        "change": ch,
+                        "reason": reason,
+                        "occurred_at": now,
+                    }
+                    for ch, group in (("entered", entered), ("left", left))
+                    for cid in group
+                ],
+            )
+            conn.execute(
+                s.update()
+                .where(s.c.id == seg.id)
+                .values(member_count=s.c.member_count + len(entered) - len(left))
+            )
             _emit(uow, seg, entered, left, reason)
             changed[seg.id] = (len(entered), len(left))
         if changed:
-            uow.audit("segment.reevaluate", "segment", None,
-                      {"contacts": len(ids), "segments": {str(k): list(v) for k, v in changed.items()},
-                       "reason": reason})
+            uow.audit(
+                "segment.reevaluate",
+                "segment",
+                None,
+                {
+                    "contacts": len(ids),
+                    "segments": {str(k): list(v) for k, v in changed.items()},
+                    "reason": reason,
+                },
+            )
     return changed

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cultiveat_core import CRM, Activity, Contact, ContactChange, hookimpl
-
-from cultiveat_segments import hookspecs as hookspecs  # noqa: PLC0414 - the loader reads plugin.hookspecs
+from cultiveat_segments import hookspecs as hookspecs
 
 
 def service(crm: CRM) -> Any:

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from cultiveat_core import Actor, FieldError, ValidationError
 from cultiveat_core.db import tables as core
 from cultiveat_core.db.metadata import utcnow
-
 from cultiveat_segments import membership, tables
 from cultiveat_segments.permissions import PREFERENCES, READ
 
@@ -33,19 +32,38 @@ LIST_MAX = 50
 ITEM_MAX = 100
 # which channel an activity shows the contact responds on
 ACTIVITY_CHANNEL = {
-    "email_opened": "email", "email_clicked": "email", "email_replied": "email",
-    "call": "phone", "page_visit": "web", "form_submitted": "web", "content_downloaded": "web",
-    "webinar_attended": "events", "meeting": "events",
+    "email_opened": "email",
+    "email_clicked": "email",
+    "email_replied": "email",
+    "call": "phone",
+    "page_visit": "web",
+    "form_submitted": "web",
+    "content_downloaded": "web",
+    "webinar_attended": "events",
+    "meeting": "events",
 }
-INTEREST_TYPES = ("purchase", "page_visit", "content_downloaded", "demo_requested", "pricing_requested")
+INTEREST_TYPES = (
+    "purchase",
+    "page_visit",
+    "content_downloaded",
+    "demo_requested",
+    "pricing_requested",
+)
 TOPIC_TYPES = ("email_clicked", "webinar_attended")
 INFER_DAYS = 365
 BATCH = 1000
 
 
 def _empty(contact_id: int) -> dict[str, Any]:
-    return {"contact_id": contact_id, "interests": [], "preferred_channel": None, "frequency": None,
-            "topics": [], "sources": {}, "updated_at": None}
+    return {
+        "contact_id": contact_id,
+        "interests": [],
+        "preferred_channel": None,
+        "frequency": None,
+        "topics": [],
+        "sources": {},
+        "updated_at": None,
+    }
 
 
 def read_preferences(crm: CRM, contact_id: int) -> dict[str, Any] | None:
@@ -67,7 +85,11 @@ def get_preferences(crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
 def _clean_list(value: Any, name: str, errors: list[FieldError]) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list) or len(value) > LIST_MAX or not all(isinstance(v, str) for v in value):
+    if (
+        not isinstance(value, list)
+        or len(value) > LIST_MAX
+        or not all(isinstance(v, str) for v in value)
+    ):
         errors.append(FieldError(name, f"must be a list of at most {LIST_MAX} texts"))
         return []
     cleaned = []
@@ -80,7 +102,9 @@ def _clean_list(value: Any, name: str, errors: list[FieldError]) -> list[str]:
     return cleaned
 
 
-def _clean_choice(value: Any, name: str, choices: tuple[str, ...], errors: list[FieldError]) -> str | None:
+def _clean_choice(
+    value: Any, name: str, choices: tuple[str, ...], errors: list[FieldError]
+) -> str | None:
     if value in (None, ""):
         return None
     text = str(value).strip().lower()
@@ -91,13 +115,18 @@ def _clean_choice(value: Any, name: str, choices: tuple[str, ...], errors: list[
 
 
 def clean(data: Mapping[str, Any]) -> dict[str, Any]:
-    errors = [FieldError(k, f"unknown preference; use {', '.join(FIELDS)}") for k in sorted(set(data) - set(FIELDS))]
+    errors = [
+        FieldError(k, f"unknown preference; use {', '.join(FIELDS)}")
+        for k in sorted(set(data) - set(FIELDS))
+    ]
     values: dict[str, Any] = {}
     for name in ("interests", "topics"):
         if name in data:
             values[name] = _clean_list(data[name], name, errors)
     if "preferred_channel" in data:
-        values["preferred_channel"] = _clean_choice(data["preferred_channel"], "preferred_channel", CHANNELS, errors)
+        values["preferred_channel"] = _clean_choice(
+            data["preferred_channel"], "preferred_channel", CHANNELS, errors
+        )
     if "frequency" in data:
         values["frequency"] = _clean_choice(data["frequency"], "frequency", FREQUENCIES, errors)
     if errors:
@@ -105,7 +134,9 @@ def clean(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def set_preferences(crm: CRM, actor: Actor, contact_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
+def set_preferences(
+    crm: CRM, actor: Actor, contact_id: int, data: Mapping[str, Any]
+) -> dict[str, Any]:
     """Save what the person (or staff for them) said; those fields are no longer inferred."""
     crm.permissions.require(actor, PREFERENCES)
     crm.contacts.get(actor, contact_id)
@@ -119,16 +150,23 @@ def set_preferences(crm: CRM, actor: Actor, contact_id: int, data: Mapping[str, 
             uow.conn.execute(p.insert().values(contact_id=contact_id, **new))
         else:
             uow.conn.execute(p.update().where(p.c.contact_id == contact_id).values(**new))
-        uow.audit("segment.preferences", "contact", contact_id,
-                  {k: [old[k], values[k]] for k in values if old[k] != values[k]})
+        uow.audit(
+            "segment.preferences",
+            "contact",
+            contact_id,
+            {k: [old[k], values[k]] for k in values if old[k] != values[k]},
+        )
     membership.reevaluate(crm, [contact_id], reason="event", actor=actor)
     return get_preferences(crm, actor, contact_id)
 
 
 def _interest_of(kind: str, data: Mapping[str, Any]) -> list[str]:
     if kind == "purchase":
-        return [str(line.get("product")).lower() for line in data.get("lines") or []
-                if isinstance(line, Mapping) and line.get("product")]
+        return [
+            str(line.get("product")).lower()
+            for line in data.get("lines") or []
+            if isinstance(line, Mapping) and line.get("product")
+        ]
     if kind == "page_visit":
         path = str(data.get("url") or "").split("?")[0].strip("/").split("/")[0]
         return [path.lower()] if path else []
@@ -168,8 +206,11 @@ def infer_preferences(crm: CRM) -> dict[str, Any]:
     now = utcnow()
     cutoff, recent = now - timedelta(days=INFER_DAYS), now - timedelta(days=90)
     kinds = sorted({*ACTIVITY_CHANNEL, *INTEREST_TYPES, *TOPIC_TYPES})
-    query = (sa.select(a.c.contact_id, a.c.type, a.c.data, a.c.occurred_at)
-             .where(a.c.type.in_(kinds), a.c.occurred_at >= cutoff).order_by(a.c.contact_id))
+    query = (
+        sa.select(a.c.contact_id, a.c.type, a.c.data, a.c.occurred_at)
+        .where(a.c.type.in_(kinds), a.c.occurred_at >= cutoff)
+        .order_by(a.c.contact_id)
+    )
     updated = 0
     pending: dict[int, dict[str, Any]] = {}
     with crm.engine.connect() as conn:
@@ -198,8 +239,12 @@ def _save_inferred(crm: CRM, inferred: Mapping[int, dict[str, Any]]) -> int:
         return 0
     now = utcnow()
     with crm.transaction(Actor.system("segments preferences")) as uow:
-        existing = {r["contact_id"]: dict(r) for r in uow.conn.execute(
-            sa.select(p).where(p.c.contact_id.in_(list(inferred)))).mappings()}
+        existing = {
+            r["contact_id"]: dict(r)
+            for r in uow.conn.execute(
+                sa.select(p).where(p.c.contact_id.in_(list(inferred)))
+            ).mappings()
+        }
         inserts, updates = [], []
         for contact_id, values in inferred.items():
             old = existing.get(contact_id) or _empty(contact_id)

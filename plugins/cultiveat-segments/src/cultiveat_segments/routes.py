@@ -8,7 +8,6 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import Parameter
 
 from cultiveat_core import CRM, Actor, ValidationError
-
 from cultiveat_segments.plugin import service
 
 
@@ -31,7 +30,9 @@ class SegmentController(Controller):
     def create_segment(self, crm: CRM, actor: Actor, data: Any) -> Response[dict[str, Any]]:
         """Create ``{"name", "definition", "description"?, "kind"?: dynamic|static}``; members are built at once."""
         created = service(crm).create(actor, _body(data))
-        return Response(created, status_code=201, headers={"Location": f"/api/segments/{created['id']}"})
+        return Response(
+            created, status_code=201, headers={"Location": f"/api/segments/{created['id']}"}
+        )
 
     @post("/validate", sync_to_thread=True, status_code=200)
     def validate_definition(self, crm: CRM, actor: Actor, data: Any) -> dict[str, Any]:
@@ -61,12 +62,21 @@ class SegmentController(Controller):
 
     @get("/history", sync_to_thread=True)
     def all_history(
-        self, crm: CRM, actor: Actor, contact_id: int | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100, before: int | None = None,
+        self,
+        crm: CRM,
+        actor: Actor,
+        contact_id: int | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        before: int | None = None,
     ) -> dict[str, Any]:
         """Membership changes across segments, newest first (filter by ``contact_id``)."""
-        return service(crm).history(actor, None, contact_id=contact_id, limit=limit,  # type: ignore[no-any-return]
-                                    before_id=before)
+        return service(crm).history(
+            actor,
+            None,
+            contact_id=contact_id,
+            limit=limit,  # type: ignore[no-any-return]
+            before_id=before,
+        )
 
     @get("/contacts/{contact_id:int}", sync_to_thread=True)
     def contact_segments(self, crm: CRM, actor: Actor, contact_id: int) -> list[dict[str, Any]]:
@@ -92,9 +102,14 @@ class SegmentController(Controller):
 
     @get("/{segment_id:int}/members", sync_to_thread=True)
     def list_members(
-        self, crm: CRM, actor: Actor, segment_id: int,
+        self,
+        crm: CRM,
+        actor: Actor,
+        segment_id: int,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        after: Annotated[int | None, Parameter(description="id of the last member of the previous page")] = None,
+        after: Annotated[
+            int | None, Parameter(description="id of the last member of the previous page")
+        ] = None,
     ) -> dict[str, Any]:
         """Members by contact id: ``{count, items: [{id, email, first_name, ...}], next_after}``."""
         return service(crm).members(actor, segment_id, limit=limit, after=after)  # type: ignore[no-any-return]
@@ -103,26 +118,47 @@ class SegmentController(Controller):
     def add_contacts(self, crm: CRM, actor: Actor, segment_id: int, data: Any) -> dict[str, Any]:
         """``{"contact_ids": [...], "mode": "include"|"exclude"}``: manual overrides of the rule."""
         body = _body(data)
-        return service(crm).set_overrides(actor, segment_id, body.get("contact_ids"),  # type: ignore[no-any-return]
-                                          body.get("mode", "include"))
+        return service(crm).set_overrides(
+            actor,
+            segment_id,
+            body.get("contact_ids"),  # type: ignore[no-any-return]
+            body.get("mode", "include"),
+        )
 
     @delete("/{segment_id:int}/contacts/{contact_id:int}", sync_to_thread=True, status_code=200)
-    def clear_override(self, crm: CRM, actor: Actor, segment_id: int, contact_id: int) -> dict[str, Any]:
+    def clear_override(
+        self, crm: CRM, actor: Actor, segment_id: int, contact_id: int
+    ) -> dict[str, Any]:
         """Remove a manual addition or exclusion; the rule decides again."""
         return service(crm).clear_override(actor, segment_id, contact_id)  # type: ignore[no-any-return]
 
     @get("/{segment_id:int}/history", sync_to_thread=True)
     def segment_history(
-        self, crm: CRM, actor: Actor, segment_id: int, contact_id: int | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100, before: int | None = None,
+        self,
+        crm: CRM,
+        actor: Actor,
+        segment_id: int,
+        contact_id: int | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        before: int | None = None,
     ) -> dict[str, Any]:
         """When contacts entered or left this segment, newest first."""
-        return service(crm).history(actor, segment_id, contact_id=contact_id,  # type: ignore[no-any-return]
-                                    limit=limit, before_id=before)
+        return service(crm).history(
+            actor,
+            segment_id,
+            contact_id=contact_id,  # type: ignore[no-any-return]
+            limit=limit,
+            before_id=before,
+        )
 
     @get("/{segment_id:int}/monitoring", sync_to_thread=True)
-    def segment_monitoring(self, crm: CRM, actor: Actor, segment_id: int,
-                           days: Annotated[int, Parameter(ge=1, le=3650)] = 90) -> dict[str, Any]:
+    def segment_monitoring(
+        self,
+        crm: CRM,
+        actor: Actor,
+        segment_id: int,
+        days: Annotated[int, Parameter(ge=1, le=3650)] = 90,
+    ) -> dict[str, Any]:
         """Size over time, entries and exits per day, stability, drift and campaign engagement."""
         from cultiveat_segments.monitoring import segment_monitoring
 
@@ -136,14 +172,21 @@ class SegmentController(Controller):
         return overview(crm, actor)
 
     @get("/monitoring/export", sync_to_thread=True)
-    def monitoring_export(self, crm: CRM, actor: Actor,
-                          format: Annotated[str, Parameter(pattern="^(csv|xlsx)$")] = "csv") -> Response[bytes]:
+    def monitoring_export(
+        self,
+        crm: CRM,
+        actor: Actor,
+        format: Annotated[str, Parameter(pattern="^(csv|xlsx)$")] = "csv",
+    ) -> Response[bytes]:
         """The monitoring snapshots of every segment as CSV or XLSX."""
         from cultiveat_segments.monitoring import export
 
         content, media_type, filename = export(crm, actor, format)
-        return Response(content, media_type=media_type,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            content,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     # -- preferences ---------------------------------------------------------------------
 

@@ -28,10 +28,19 @@ segments = sa.Table(
 members = sa.Table(
     "segments_members",
     metadata,
-    sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-              primary_key=True, index=True),
+    sa.Column(
+        "segment_id",
+        sa.Integer,
+        sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     sa.Column("added_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
@@ -40,10 +49,19 @@ members = sa.Table(
 overrides = sa.Table(
     "segments_overrides",
     metadata,
-    sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-              primary_key=True, index=True),
+    sa.Column(
+        "segment_id",
+        sa.Integer,
+        sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     sa.Column("mode", sa.String(10), nullable=False),
     sa.Column("created_by", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
@@ -65,8 +83,12 @@ history = sa.Table(
 preferences = sa.Table(
     "segments_preferences",
     metadata,
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("interests", JSONType, nullable=False, default=list),
     sa.Column("preferred_channel", sa.String(30)),
     sa.Column("frequency", sa.String(30)),
@@ -94,10 +116,19 @@ model_runs = sa.Table(
 ml_assignments = sa.Table(
     "segments_ml_assignments",
     metadata,
-    sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-              primary_key=True, index=True),
+    sa.Column(
+        "segment_id",
+        sa.Integer,
+        sa.ForeignKey("segments_segments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
 )
 
 snapshots = sa.Table(

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cultiveat_core import JobContext, PeriodicTask, Task
-
 from cultiveat_segments.settings import SegmentsSettings
 
 if TYPE_CHECKING:
@@ -47,11 +46,25 @@ def infer_preferences_task(ctx: JobContext) -> dict[str, Any]:
 
 
 TASKS = [
-    Task("segments.refresh", refresh_task, description="Rebuild dynamic segments (all or segment_ids)"),
-    Task("segments.reevaluate", reevaluate_task, description="Re-evaluate a batch of changed contacts"),
+    Task(
+        "segments.refresh",
+        refresh_task,
+        description="Rebuild dynamic segments (all or segment_ids)",
+    ),
+    Task(
+        "segments.reevaluate",
+        reevaluate_task,
+        description="Re-evaluate a batch of changed contacts",
+    ),
     Task("segments.train", train_task, max_retries=0, description="Train an ML segmentation model"),
-    Task("segments.score", score_task, description="Assign contacts to the latest model's segments"),
-    Task("segments.infer_preferences", infer_preferences_task, description="Infer preferences from activities"),
+    Task(
+        "segments.score", score_task, description="Assign contacts to the latest model's segments"
+    ),
+    Task(
+        "segments.infer_preferences",
+        infer_preferences_task,
+        description="Infer preferences from activities",
+    ),
 ]
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from cultiveat_core import ContactTab, NavItem
-
 from cultiveat_segments.permissions import READ
 
 
@@ -31,11 +30,19 @@ def render_contact_tab(*, crm: Any, actor: Any, contact: Any, request: Any = Non
         else:
             status = Markup('<span class="seg-qualifies">qualifies</span>')
         added = f"Contact added on {r['added_at'][:10]}" if r["added_at"] else "Not a member yet"
-        cards.append(Markup(
-            '<li class="segment-card" data-segment-id="{id}"><strong>{name}</strong> {status}'
-            '<p>{description}</p><small>{added} &bull; {count} contacts</small></li>'
-        ).format(id=r["segment_id"], name=r["name"], status=status, description=r["description"],
-                 added=added, count=r["member_count"]))
+        cards.append(
+            Markup(
+                '<li class="segment-card" data-segment-id="{id}"><strong>{name}</strong> {status}'
+                "<p>{description}</p><small>{added} &bull; {count} contacts</small></li>"
+            ).format(
+                id=r["segment_id"],
+                name=r["name"],
+                status=status,
+                description=r["description"],
+                added=added,
+                count=r["member_count"],
+            )
+        )
     return Markup(
         '<section class="contact-segments"><h3>Contact Segments <span class="badge">{n}</span></h3>'
         '<a href="/segments/builder">New Segment</a><ul>{cards}</ul></section>'
@@ -86,7 +93,20 @@ def builder_page() -> Response[str]:
 
 
 UI = [
-    NavItem(name="segments", label="Segments", href="/segments/builder", icon="segments", permission=READ, order=40),
-    ContactTab(name="segments", label="Segments", render=render_contact_tab, icon="segments", permission=READ,
-               order=50),
+    NavItem(
+        name="segments",
+        label="Segments",
+        href="/segments/builder",
+        icon="segments",
+        permission=READ,
+        order=40,
+    ),
+    ContactTab(
+        name="segments",
+        label="Segments",
+        render=render_contact_tab,
+        icon="segments",
+        permission=READ,
+        order=50,
+    ),
 ]

@@ -7,4 +7,9 @@ from cultiveat_core.web.routes.plugins import list_plugins
 
 CORE_ROUTES = [health, list_plugins, get_job, ContactController]
 
+# contacts domain: tags, companies, custom fields, bulk activities, imports (issue 4)
+from cultiveat_core.web.routes.contacts_extra import CONTACT_EXTRA_ROUTES  # noqa: E402
+
+CORE_ROUTES += CONTACT_EXTRA_ROUTES
+
 __all__ = ["CORE_ROUTES"]

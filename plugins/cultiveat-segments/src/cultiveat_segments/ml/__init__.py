@@ -1,0 +1,1 @@
+"""ML segmentation: behaviour (RFM + engagement) and preference clusters with scikit-learn."""

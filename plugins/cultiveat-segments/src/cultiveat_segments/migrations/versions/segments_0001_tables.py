@@ -4,6 +4,7 @@ Revision ID: segments_0001
 Revises:
 Create Date: 2026-11-23 15:00:00
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -21,20 +22,32 @@ TEMPLATES = [
     {
         "name": "High Value Prospects",
         "description": "Score > 80 AND Company Size > 100",
-        "definition": {"all": [{"field": "score", "op": ">", "value": 80},
-                               {"field": "company_size", "op": ">", "value": 100}]},
+        "definition": {
+            "all": [
+                {"field": "score", "op": ">", "value": 80},
+                {"field": "company_size", "op": ">", "value": 100},
+            ]
+        },
     },
     {
         "name": "Product Champions",
         "description": "Engagement > 70% AND Demo Requested",
-        "definition": {"all": [{"field": "engagement_percent", "op": ">", "value": 70},
-                               {"activity": "demo_requested"}]},
+        "definition": {
+            "all": [
+                {"field": "engagement_percent", "op": ">", "value": 70},
+                {"activity": "demo_requested"},
+            ]
+        },
     },
     {
         "name": "Enterprise Leads",
         "description": "Company Size > 1000 AND Position = C-Level",
-        "definition": {"all": [{"field": "company_size", "op": ">", "value": 1000},
-                               {"field": "position", "op": "is_c_level"}]},
+        "definition": {
+            "all": [
+                {"field": "company_size", "op": ">", "value": 1000},
+                {"field": "position", "op": "is_c_level"},
+            ]
+        },
     },
 ]
 
@@ -58,21 +71,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments_segments")),
         sa.UniqueConstraint("name", name=op.f("uq_segments_segments_name")),
     )
-    for table, extra in (("segments_members", [sa.Column("added_at", UTCDateTime(timezone=True), nullable=False)]),
-                         ("segments_overrides", [sa.Column("mode", sa.String(10), nullable=False),
-                                                 sa.Column("created_by", sa.Integer(), nullable=True),
-                                                 sa.Column("created_at", UTCDateTime(timezone=True),
-                                                           nullable=False)]),
-                         ("segments_ml_assignments", [])):
+    for table, extra in (
+        ("segments_members", [sa.Column("added_at", UTCDateTime(timezone=True), nullable=False)]),
+        (
+            "segments_overrides",
+            [
+                sa.Column("mode", sa.String(10), nullable=False),
+                sa.Column("created_by", sa.Integer(), nullable=True),
+                sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+            ],
+        ),
+        ("segments_ml_assignments", []),
+    ):
         op.create_table(
             table,
             sa.Column("segment_id", sa.Integer(), nullable=False),
             sa.Column("contact_id", sa.Integer(), nullable=False),
             *extra,
-            sa.ForeignKeyConstraint(["segment_id"], ["segments_segments.id"], ondelete="CASCADE",
-                                    name=op.f(f"fk_{table}_segment_id_segments_segments")),
-            sa.ForeignKeyConstraint(["contact_id"], ["core_contacts.id"], ondelete="CASCADE",
-                                    name=op.f(f"fk_{table}_contact_id_core_contacts")),
+            sa.ForeignKeyConstraint(
+                ["segment_id"],
+                ["segments_segments.id"],
+                ondelete="CASCADE",
+                name=op.f(f"fk_{table}_segment_id_segments_segments"),
+            ),
+            sa.ForeignKeyConstraint(
+                ["contact_id"],
+                ["core_contacts.id"],
+                ondelete="CASCADE",
+                name=op.f(f"fk_{table}_contact_id_core_contacts"),
+            ),
             sa.PrimaryKeyConstraint("segment_id", "contact_id", name=op.f(f"pk_{table}")),
         )
         op.create_index(op.f(f"ix_{table}_contact_id"), table, ["contact_id"])
@@ -87,7 +114,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments_history")),
     )
     op.create_index(op.f("ix_segments_history_contact_id"), "segments_history", ["contact_id"])
-    op.create_index("ix_segments_history_segment_occurred", "segments_history", ["segment_id", "occurred_at"])
+    op.create_index(
+        "ix_segments_history_segment_occurred", "segments_history", ["segment_id", "occurred_at"]
+    )
     op.create_table(
         "segments_preferences",
         sa.Column("contact_id", sa.Integer(), nullable=False),
@@ -97,8 +126,12 @@ def upgrade() -> None:
         sa.Column("topics", JSONType, nullable=False),
         sa.Column("sources", JSONType, nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["contact_id"], ["core_contacts.id"], ondelete="CASCADE",
-                                name=op.f("fk_segments_preferences_contact_id_core_contacts")),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["core_contacts.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_segments_preferences_contact_id_core_contacts"),
+        ),
         sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_segments_preferences")),
     )
     op.create_table(
@@ -128,15 +161,35 @@ def upgrade() -> None:
         sa.Column("drift_alert", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments_snapshots")),
     )
-    op.create_index("ix_segments_snapshots_segment_taken", "segments_snapshots", ["segment_id", "taken_at"])
+    op.create_index(
+        "ix_segments_snapshots_segment_taken", "segments_snapshots", ["segment_id", "taken_at"]
+    )
     now = utcnow()
-    op.bulk_insert(segments, [
-        {**t, "kind": "dynamic", "is_template": True, "member_count": 0, "created_at": now, "updated_at": now}
-        for t in TEMPLATES
-    ])
+    op.bulk_insert(
+        segments,
+        [
+            {
+                **t,
+                "kind": "dynamic",
+                "is_template": True,
+                "member_count": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for t in TEMPLATES
+        ],
+    )
 
 
 def downgrade() -> None:
-    for table in ("segments_snapshots", "segments_model_runs", "segments_preferences", "segments_history",
-                  "segments_ml_assignments", "segments_overrides", "segments_members", "segments_segments"):
+    for table in (
+        "segments_snapshots",
+        "segments_model_runs",
+        "segments_preferences",
+        "segments_history",
+        "segments_ml_assignments",
+        "segments_overrides",
+        "segments_members",
+        "segments_segments",
+    ):
         op.drop_table(table)
