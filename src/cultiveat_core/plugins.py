@@ -23,7 +23,6 @@ from cultiveat_core.errors import PluginError
 from cultiveat_core.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from cultiveat_core.settings import Settings
 
-    "cultiveat_core.defaults.contacts_domain",
 log = logging.getLogger("cultiveat.plugins")
 
 BUILTIN_PLUGINS = (
@@ -32,6 +31,7 @@ BUILTIN_PLUGINS = (
     "cultiveat_core.defaults.actor",
     "cultiveat_core.defaults.dedupe",
     "cultiveat_core.defaults.tasks",
+    "cultiveat_core.defaults.contacts_domain",
 )
 
 
