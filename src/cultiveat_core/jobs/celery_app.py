@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 def create_celery(crm: CRM) -> Celery:
     app = Celery("cultiveat", broker=crm.settings.broker_url, set_as_current=False)
     app.conf.update(
+        task_default_queue=crm.settings.broker_queue,
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
