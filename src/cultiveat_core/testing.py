@@ -257,15 +257,24 @@ def client_for(app: Any, crm: CRM) -> Iterator[Callable[..., Any]]:
     clients: list[Any] = []
 
     def factory(role: str = "admin", email: str | None = None) -> Any:
-        client = TestClient(app, raise_server_exceptions=False)
+        # Litestar keeps one running lifespan's state per app (its event emitter): a second
+        # TestClient on the same app hangs at exit. So every further client gets its own app.
+        target = app if not clients else _fresh_app(crm)
+        client = TestClient(target, raise_server_exceptions=False)
         client.__enter__()
         client.headers["Authorization"] = f"Bearer {token_for(crm, role, email)}"
         clients.append(client)
         return client
 
     yield factory
-    for client in clients:
+    for client in reversed(clients):
         client.__exit__(None, None, None)
+
+
+def _fresh_app(crm: CRM) -> Any:
+    from cultiveat_core.web import create_app
+
+    return create_app(crm, run_jobs=False)
 
 
 @pytest.fixture
