@@ -1,0 +1,1 @@
+"""Cultiveat example plugin ``hello``: the smallest plugin that touches every kind of hook."""
