@@ -1,0 +1,1 @@
+"""Cultiveat email channel plugin (entry point ``email``)."""

@@ -1,0 +1,123 @@
+"""``/api/email/...`` (token required) and the signed webhooks under ``/email/webhooks/...``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from litestar import Request, Response, delete, get, post
+
+from cultiveat_core import CRM, Actor, NotFound, ValidationError
+from cultiveat_core.errors import CultiveatError
+from cultiveat_email import admin, esp, inbound
+from cultiveat_email.delivery import service
+
+
+class WebhookRejected(CultiveatError):
+    status = 401
+
+
+class WebhooksDisabled(CultiveatError):
+    status = 503
+
+
+@post("/api/email/test", sync_to_thread=True, tags=["email"], status_code=202)
+def test_email(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Queue a test message: ``{"to": "you@example.com"}`` -> ``{"job_id"}`` (/api/jobs/{id})."""
+    to = data.get("to")
+    if not isinstance(to, str) or not to:
+        raise ValidationError.field("to", "the address to send the test to is required")
+    return {"job_id": admin.queue_test(crm, actor, to)}
+
+
+@get("/api/email/messages", sync_to_thread=True, tags=["email"])
+def list_messages(
+    crm: CRM,
+    actor: Actor,
+    contact_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox, newest first (status: pending, sending, sent, deferred, failed, suppressed,
+    unknown)."""
+    return admin.list_messages(
+        crm, actor, contact_id=contact_id, status=status, limit=limit, before_id=before_id
+    )
+
+
+@get("/api/email/suppressions", sync_to_thread=True, tags=["email"])
+def list_suppressions(crm: CRM, actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
+    return admin.list_suppressions(crm, actor, limit)
+
+
+@post("/api/email/suppressions", sync_to_thread=True, tags=["email"], status_code=201)
+def add_suppression(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Never email this address again: ``{"address": "x@example.com", "reason": "by phone"}``."""
+    address = data.get("address")
+    if not isinstance(address, str) or not address:
+        raise ValidationError.field("address", "the email address to suppress is required")
+    return admin.add_suppression(crm, actor, address, str(data.get("reason") or "manual"))
+
+
+@delete(
+    "/api/email/suppressions/{address:str}", sync_to_thread=True, tags=["email"], status_code=204
+)
+def remove_suppression(crm: CRM, actor: Actor, address: str) -> None:
+    admin.remove_suppression(crm, actor, address)
+
+
+@get("/api/email/settings", sync_to_thread=True, tags=["email"])
+def settings(crm: CRM, actor: Actor) -> dict[str, Any]:
+    """SMTP host/port/TLS, sender, throttles; never the password or webhook secret."""
+    return admin.describe(crm, actor)
+
+
+async def _verified_body(crm: CRM, request: Request[Any, Any, Any], adapter: Any) -> bytes:
+    svc = service(crm)
+    secret = svc.settings.webhook_secret
+    if not secret:
+        raise WebhooksDisabled("email webhooks are disabled: set CULTIVEAT_EMAIL_WEBHOOK_SECRET")
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    problem = adapter.verify(secret, headers, body, svc.settings.webhook_tolerance_seconds)
+    if problem is not None:
+        raise WebhookRejected(f"webhook signature rejected: {problem}")
+    return body
+
+
+@post("/email/webhooks/inbound", tags=["email"], status_code=200, include_in_schema=False)
+async def inbound_webhook(crm: CRM, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A raw RFC 822 message (a reply or a DSN bounce), signed like the ESP webhook."""
+    body = await _verified_body(crm, request, esp.GenericAdapter())
+    result = await anyio.to_thread.run_sync(inbound.process, crm, body)
+    return {"kind": result["kind"]}
+
+
+@post(
+    "/email/webhooks/esp/{provider:str}", tags=["email"], status_code=200, include_in_schema=False
+)
+async def esp_webhook(
+    crm: CRM, request: Request[Any, Any, Any], provider: str
+) -> Response[dict[str, Any]]:
+    """Delivery events from an email service provider, through its registered adapter."""
+    adapters = {a.name: a for a in crm.registry.extra(crm, "register_esp_adapters")}  # noqa: S610
+    adapter = adapters.get(provider)
+    if adapter is None:
+        raise NotFound(f"no ESP adapter named {provider!r}; known: {', '.join(sorted(adapters))}")
+    body = await _verified_body(crm, request, adapter)
+    events = adapter.parse(body)
+    counts = await anyio.to_thread.run_sync(esp.apply_events, crm, events)
+    return Response(counts, status_code=200)
+
+
+ROUTES = [
+    test_email,
+    list_messages,
+    list_suppressions,
+    add_suppression,
+    remove_suppression,
+    settings,
+    inbound_webhook,
+    esp_webhook,
+]

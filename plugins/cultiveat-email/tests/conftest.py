@@ -1,0 +1,77 @@
+"""Every test gets a CRM with the core and the email plugin, and a real aiosmtpd sink."""
+
+import socket
+import threading
+
+import pytest
+from aiosmtpd.controller import Controller
+
+import cultiveat_email.plugin
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    """An SMTP server that keeps what it accepts; ``rcpt_script[address]`` lists the replies
+    (e.g. ``["451 4.7.1 try later"]``) given to the next RCPT TO of that address."""
+
+    def __init__(self):
+        self.messages = []
+        self.rcpt_script = {}
+        self.rcpt_attempts = {}
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpt_attempts[address] = self.rcpt_attempts.get(address, 0) + 1
+            script = self.rcpt_script.get(address)
+            if script:
+                reply = script.pop(0)
+                if not reply.startswith("250"):
+                    return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email.policy import default
+
+        msg = message_from_bytes(envelope.content, policy=default)
+        with self.lock:
+            self.messages.append(
+                {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "msg": msg}
+            )
+        return "250 Message accepted"
+
+    def to(self, address):
+        return [m for m in self.messages if address in m["to"]]
+
+
+@pytest.fixture
+def sink():
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{port}"
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def email_env(sink):
+    return {
+        "CULTIVEAT_EMAIL_SMTP_URL": sink.url,
+        "CULTIVEAT_EMAIL_FROM": "Cultiveat <crm@cultiveat.test>",
+        "CULTIVEAT_EMAIL_RETRY_BACKOFF_SECONDS": "0.01",
+        "CULTIVEAT_EMAIL_WEBHOOK_SECRET": "whsec-test",
+    }
+
+
+@pytest.fixture
+def crm(make_crm, email_env):
+    return make_crm(plugins=[cultiveat_email.plugin], environ=email_env)

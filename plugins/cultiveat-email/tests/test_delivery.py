@@ -1,0 +1,226 @@
+"""Delivery against a real aiosmtpd server: outbox, retries, suppression, headers."""
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from cultiveat_core import Actor, ValidationError
+from cultiveat_email import compose
+from cultiveat_email.delivery import service
+from cultiveat_email.smtp import parse_smtp_url
+from cultiveat_email.tables import messages, suppressions
+
+SYSTEM = Actor.system("tests")
+
+
+def contact(crm, email="ann@example.com", first="Ann"):
+    return crm.contacts.create(SYSTEM, {"email": email, "first_name": first, "last_name": "Lee"})
+
+
+def message(c, key="campaign:1", **extra):
+    return {
+        "key": key,
+        "contact_id": c.id,
+        "to": c.email,
+        "subject": "Hello",
+        "text": "Hi there",
+        "html": "<p>Hi there</p>",
+        "meta": {"campaign_id": 1},
+        **extra,
+    }
+
+
+def activity_types(crm, contact_id):
+    return [a.type for a in crm.activities.timeline(SYSTEM, contact_id)]
+
+
+def test_a_message_reaches_the_server_with_message_id_and_unsubscribe_headers(crm, sink):
+    ann = contact(crm)
+    [result] = service(crm).deliver([message(ann, unsubscribe_url="https://crm.test/u/1/sig")])
+    assert result["status"] == "sent" and result["new"]
+    [got] = sink.to("ann@example.com")
+    msg = got["msg"]
+    assert msg["Message-ID"] == result["message_id"]
+    assert msg["Message-ID"].endswith("@cultiveat.test>")
+    assert msg["List-Unsubscribe"] == "<https://crm.test/u/1/sig>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Subject"] == "Hello"
+    assert got["from"] == "crm@cultiveat.test"
+    assert msg.get_body(("html",)).get_content().strip() == "<p>Hi there</p>"
+    sent = crm.activities.timeline(SYSTEM, ann.id, types=["email_sent"])
+    assert sent[0].data["message_id"] == result["message_id"]
+    assert sent[0].data["campaign_id"] == 1
+
+
+def test_451_then_250_is_retried_and_delivered_once(crm, sink):
+    ann = contact(crm)
+    sink.rcpt_script["ann@example.com"] = ["451 4.7.1 greylisted, try later"]
+    [result] = service(crm).deliver([message(ann)])
+    assert result["status"] == "sent"
+    assert sink.rcpt_attempts["ann@example.com"] == 2
+    assert len(sink.to("ann@example.com")) == 1
+    with crm.connect() as conn:
+        assert (
+            conn.execute(sa.select(messages.c.attempts)).scalar() == 1
+        )  # one claim, retried inside it
+
+
+def test_persistent_451_defers_and_a_later_run_delivers_once(crm, sink):
+    ann = contact(crm)
+    sink.rcpt_script["ann@example.com"] = ["451 4.3.0 busy"] * 4
+    [first] = service(crm).deliver([message(ann)])
+    assert first["status"] == "deferred" and first["code"] == 451
+    assert sink.to("ann@example.com") == []
+    [second] = service(crm).deliver([message(ann)])
+    assert second["status"] == "sent"
+    assert second["message_id"] == first["message_id"]
+    assert len(sink.to("ann@example.com")) == 1
+
+
+def test_550_suppresses_the_address_and_is_not_retried(crm, sink):
+    ann = contact(crm)
+    sink.rcpt_script["ann@example.com"] = ["550 5.1.1 no such user"]
+    [result] = service(crm).deliver([message(ann)])
+    assert result["status"] == "failed" and result["code"] == 550
+    assert sink.rcpt_attempts["ann@example.com"] == 1
+    with crm.connect() as conn:
+        assert conn.execute(sa.select(suppressions.c.reason)).scalar() == "bounce"
+    assert "email_bounced" in activity_types(crm, ann.id)
+    # a later campaign never reaches the server for this address
+    [again] = service(crm).deliver([message(ann, key="campaign:2")])
+    assert again["status"] == "suppressed"
+    assert sink.rcpt_attempts["ann@example.com"] == 1
+
+
+def test_the_same_batch_twice_sends_each_message_once(crm, sink):
+    people = [contact(crm, f"p{i}@example.com") for i in range(5)]
+    batch = [message(p) for p in people]
+    first = service(crm).deliver(batch)
+    second = service(crm).deliver(batch)
+    assert [r["status"] for r in first] == ["sent"] * 5
+    assert [r["status"] for r in second] == ["sent"] * 5
+    assert not any(r["new"] for r in second)
+    assert len(sink.messages) == 5
+    assert len(crm.activities.timeline(SYSTEM, people[0].id, types=["email_sent"])) == 1
+
+
+def test_a_row_left_sending_by_a_dead_process_is_never_sent_again(crm, sink):
+    ann = contact(crm)
+    service(crm).deliver([message(ann, key="probe")])
+    with crm.begin() as conn:  # what a SIGKILL between claim and the server's reply leaves
+        conn.execute(
+            messages.insert().values(
+                send_key="campaign:9",
+                contact_id=ann.id,
+                to_address=ann.email,
+                subject="x",
+                message_id="<dead@cultiveat.test>",
+                status="sending",
+                attempts=1,
+                meta={},
+            )
+        )
+    [result] = service(crm).deliver([message(ann, key="campaign:9")])
+    assert result["status"] == "unknown"
+    assert len(sink.messages) == 1  # only the probe
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("subject", "Hi\r\nBcc: victim@example.com"),
+        ("subject", "Hi\nX-Injected: 1"),
+        ("to", "ann@example.com\r\nBcc: victim@example.com"),
+    ],
+)
+def test_header_injection_is_rejected(crm, sink, field, value):
+    ann = contact(crm)
+    good = contact(crm, "bo@example.com")
+    bad = {**message(ann), field: value}
+    results = service(crm).deliver([bad, message(good)])
+    assert results[0]["status"] == "failed"
+    assert "line breaks" in results[0]["error"] or "not a valid" in results[0]["error"]
+    assert results[1]["status"] == "sent"
+    assert [m["to"] for m in sink.messages] == [["bo@example.com"]]
+    with pytest.raises(ValidationError, match="line breaks"):
+        compose.check_header("subject", "a\rb")
+
+
+def test_extra_headers_are_checked_too(crm, sink):
+    ann = contact(crm)
+    [result] = service(crm).deliver(
+        [message(ann, headers={"X-Campaign": "1\r\nBcc: x@example.com"})]
+    )
+    assert result["status"] == "failed"
+    assert sink.messages == []
+
+
+def test_overall_throttle_spaces_the_sends(make_crm, email_env, sink):
+    import cultiveat_email.plugin
+
+    crm = make_crm(
+        plugins=[cultiveat_email.plugin], environ={**email_env, "CULTIVEAT_EMAIL_RATE_LIMIT": "20"}
+    )
+    people = [contact(crm, f"t{i}@example.com") for i in range(30)]
+    started = time.monotonic()
+    service(crm).deliver([message(p) for p in people])
+    # 20/s with a burst of 20: the last 10 wait ~0.5 s
+    assert time.monotonic() - started >= 0.4
+    assert len(sink.messages) == 30
+
+
+def test_per_domain_throttle_limits_one_domain_only(make_crm, email_env, sink):
+    import cultiveat_email.plugin
+
+    crm = make_crm(
+        plugins=[cultiveat_email.plugin],
+        environ={**email_env, "CULTIVEAT_EMAIL_DOMAIN_RATE_LIMIT": "5"},
+    )
+    throttle = service(crm).throttle
+    waited = sum(throttle.acquire("slow.example") for _ in range(8))
+    assert waited >= 0.4
+    assert throttle.acquire("other.example") == 0
+
+
+def test_smtp_url_parsing():
+    cfg = parse_smtp_url("smtp://user%40x:p%3Ass@mail.example.com:587?starttls=1")
+    assert (cfg.host, cfg.port, cfg.username, cfg.password, cfg.starttls, cfg.ssl) == (
+        "mail.example.com",
+        587,
+        "user@x",
+        "p:ss",
+        True,
+        False,
+    )
+    assert parse_smtp_url("smtps://mail.example.com").port == 465
+    with pytest.raises(Exception, match="smtp://"):
+        parse_smtp_url("http://mail.example.com")
+
+
+def test_connection_refused_defers(make_crm, email_env):
+    import cultiveat_email.plugin
+
+    from .conftest import free_port
+
+    crm = make_crm(
+        plugins=[cultiveat_email.plugin],
+        environ={
+            **email_env,
+            "CULTIVEAT_EMAIL_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+            "CULTIVEAT_EMAIL_RETRY_ATTEMPTS": "1",
+        },
+    )
+    ann = contact(crm)
+    [result] = service(crm).deliver([message(ann)])
+    assert result["status"] == "deferred"
+    assert "connection" in result["error"]
+
+
+def test_no_sender_configured_says_how_to_fix(make_crm, sink):
+    import cultiveat_email.plugin
+
+    crm = make_crm(plugins=[cultiveat_email.plugin], environ={"CULTIVEAT_EMAIL_SMTP_URL": sink.url})
+    ann = contact(crm)
+    with pytest.raises(ValidationError, match="CULTIVEAT_EMAIL_FROM"):
+        service(crm).deliver([message(ann)])
