@@ -3,10 +3,9 @@
 import socket
 import threading
 
+import cultiveat_email.plugin
 import pytest
 from aiosmtpd.controller import Controller
-
-import cultiveat_email.plugin
 
 
 def free_port() -> int:

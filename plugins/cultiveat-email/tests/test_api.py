@@ -49,6 +49,7 @@ def test_suppression_list_crud_is_audited(crm, client):
     assert client.delete("/api/email/suppressions/x@example.com").status_code == 204
     assert client.delete("/api/email/suppressions/x@example.com").status_code == 404
     import sqlalchemy as sa
+
     from cultiveat_core.db import tables
 
     with crm.connect() as conn:

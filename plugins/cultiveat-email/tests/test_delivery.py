@@ -4,12 +4,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
-from cultiveat_core import Actor, ValidationError
 from cultiveat_email import compose
 from cultiveat_email.delivery import service
 from cultiveat_email.smtp import parse_smtp_url
 from cultiveat_email.tables import messages, suppressions
+
+from cultiveat_core import Actor, ValidationError
 
 SYSTEM = Actor.system("tests")
 

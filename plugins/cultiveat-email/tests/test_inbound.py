@@ -4,11 +4,11 @@ import json
 import time
 
 import sqlalchemy as sa
-
-from cultiveat_core import Actor
 from cultiveat_email.delivery import service
 from cultiveat_email.signatures import sign
 from cultiveat_email.tables import suppressions
+
+from cultiveat_core import Actor
 
 SYSTEM = Actor.system("tests")
 SECRET = "whsec-test"
@@ -128,8 +128,9 @@ def test_webhooks_reject_bad_stale_or_missing_signatures(crm, app):
 
 def test_webhooks_are_off_without_a_secret(make_crm, email_env):
     import cultiveat_email.plugin
-    from cultiveat_core.web import create_app
     from litestar.testing import TestClient
+
+    from cultiveat_core.web import create_app
 
     env = {k: v for k, v in email_env.items() if k != "CULTIVEAT_EMAIL_WEBHOOK_SECRET"}
     crm = make_crm(plugins=[cultiveat_email.plugin], environ=env)
@@ -165,7 +166,7 @@ def test_esp_events_become_activities_suppressions_and_unsubscribes(crm, client,
     assert (
         clicked.data["campaign_id"] == 7 and clicked.data["url"] == "https://cultiveat.test/pricing"
     )
-    assert [a.type for a in crm.activities.timeline(SYSTEM, cy.id)][0] == "unsubscribed"
+    assert crm.activities.timeline(SYSTEM, cy.id)[0].type == "unsubscribed"
     assert "email_bounced" in {a.type for a in crm.activities.timeline(SYSTEM, bo.id)}
     with crm.connect() as conn:
         rows = dict(conn.execute(sa.select(suppressions.c.address, suppressions.c.reason)).all())
