@@ -1,0 +1,1 @@
+"""Cultiveat example plugin ``reminders``: a table, a migration, a job, a permission, an event."""
