@@ -34,7 +34,9 @@ T = TypeVar("T")
 class CRM:
     """Everything a process needs; build it with :func:`create_crm`."""
 
-    def __init__(self, settings: Settings, pm: pluggy.PluginManager, plugin_records: dict[str, PluginRecord]):
+    def __init__(
+        self, settings: Settings, pm: pluggy.PluginManager, plugin_records: dict[str, PluginRecord]
+    ) -> None:
         self.settings = settings
         self.pm = pm
         self.plugin_records = plugin_records

@@ -192,6 +192,7 @@ class EventDispatcher:
             pending = list(self._pending)
             pool, self._pool = self._pool, None
         if pending:
-            wait(pending, timeout=self.crm.settings.event_wait_seconds if timeout is None else timeout)
+            limit = self.crm.settings.event_wait_seconds if timeout is None else timeout
+            wait(pending, timeout=limit)
         if pool is not None:
             pool.close()

@@ -31,7 +31,7 @@ def has_implementations(pm: pluggy.PluginManager, hook_name: str) -> bool:
 def call_each(
     pm: pluggy.PluginManager, hook_name: str, **kwargs: Any
 ) -> Iterator[tuple[str, Any]]:
-    """Yield ``(plugin_name, result)`` for each implementation; exceptions propagate to the caller."""
+    """Yield ``(plugin_name, result)`` for each implementation; exceptions propagate."""
     for impl in implementations(pm, hook_name):
         args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
         yield impl.plugin_name, impl.function(**args)

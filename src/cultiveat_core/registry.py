@@ -115,14 +115,19 @@ class Registry:
                 return r.plugin
         return None
 
-    def extra(self, crm: CRM, hook_name: str, name_of: Callable[[Any], str] | None = None) -> list[Any]:
+    def extra(
+        self, crm: CRM, hook_name: str, name_of: Callable[[Any], str] | None = None
+    ) -> list[Any]:
         """Collect a plugin-declared registration hook (e.g. ``register_channels``) once."""
         if hook_name not in self._extra:
-            self._extra[hook_name] = tuple(_collect_hook(crm, hook_name, name_of or (lambda i: i.name)))
+            found = _collect_hook(crm, hook_name, name_of or (lambda i: i.name))
+            self._extra[hook_name] = tuple(found)
         return [r.item for r in self._extra[hook_name]]
 
 
-def _collect_hook(crm: CRM, hook_name: str, name_of: Callable[[Any], str | None]) -> list[Registered]:
+def _collect_hook(
+    crm: CRM, hook_name: str, name_of: Callable[[Any], str | None]
+) -> list[Registered]:
     seen: dict[str, str] = {}
     found: list[Registered] = []
     for impl in implementations(crm.pm, hook_name):
@@ -171,7 +176,8 @@ def build_registry(crm: CRM, loader: PluginLoader) -> Registry:
                 if name is not None:
                     key = (kind, name)
                     if key in owners:
-                        raise DuplicateRegistration(kind.rstrip("s").replace("_", " "), name, owners[key], plugin)
+                        what = kind.rstrip("s").replace("_", " ")
+                        raise DuplicateRegistration(what, name, owners[key], plugin)
                     owners[key] = plugin
                 items.setdefault(kind, []).append(Registered(item, plugin))
     return Registry(items={k: tuple(v) for k, v in items.items()})

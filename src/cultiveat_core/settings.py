@@ -147,7 +147,8 @@ class Settings:
             )
         prefix = f"{ENV_PREFIX}{str(plugin).upper().replace('-', '_')}_"
         table = self.file_data.get(plugin, {})
-        return load_attrs_settings(cls, prefix, self.environ, table if isinstance(table, dict) else {})
+        plugin_table = table if isinstance(table, dict) else {}
+        return load_attrs_settings(cls, prefix, self.environ, plugin_table)
 
     @property
     def is_sqlite(self) -> bool:

@@ -95,7 +95,8 @@ class DatabaseFactory:
 
     @staticmethod
     def _key(locations: Sequence[str]) -> str:
-        return hashlib.sha1("|".join(sorted(locations)).encode()).hexdigest()[:12]
+        joined = "|".join(sorted(locations)).encode()
+        return hashlib.sha1(joined, usedforsecurity=False).hexdigest()[:12]
 
     def sqlite_url(self, locations: Sequence[str]) -> str:
         key = self._key(locations)
@@ -127,7 +128,8 @@ class DatabaseFactory:
                 self.pg_templates[key] = template
             name = f"cvtest_{os.getpid()}_{uuid.uuid4().hex[:10]}"
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg_templates[key]}"')
+                template = self.pg_templates[key]
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             self.pg_databases.append(name)
             return _url_for_database(name)
         finally:
@@ -162,7 +164,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cultiveat_backend" in metafunc.fixturenames:
-        backends = [b.strip() for b in metafunc.config.getoption("--cultiveat-db").split(",") if b.strip()]
+        chosen = str(metafunc.config.getoption("--cultiveat-db")).split(",")
+        backends = [b.strip() for b in chosen if b.strip()]
         if metafunc.definition.get_closest_marker("all_databases"):
             backends = ["sqlite", "postgresql"]
         metafunc.parametrize("cultiveat_backend", backends, scope="function")
@@ -197,14 +200,15 @@ def make_crm(
         if explicit_url is not None:
             url, name = explicit_url, None
         elif cultiveat_backend == "postgresql":
-            url = cultiveat_databases.postgresql_url(locations) if migrate else _empty_pg(cultiveat_databases)
+            url = (cultiveat_databases.postgresql_url(locations) if migrate
+                   else _empty_pg(cultiveat_databases))
             name = sa.make_url(url).database
         else:
             url = cultiveat_databases.sqlite_url(locations) if migrate else \
-                f"sqlite:///{cultiveat_databases.tmp_root / ('empty-' + uuid.uuid4().hex[:8] + '.db')}"
+                f"sqlite:///{cultiveat_databases.tmp_root / f'empty-{uuid.uuid4().hex[:8]}.db'}"
             name = None
-        crm = create_crm(Settings.from_env(environ=env, database_url=url, **settings), plugins=plugins,
-                         load_entrypoints=load_entrypoints)
+        crm = create_crm(Settings.from_env(environ=env, database_url=url, **settings),
+                         plugins=plugins, load_entrypoints=load_entrypoints)
         made.append((crm, name))
         return crm
 

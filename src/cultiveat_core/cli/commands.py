@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -15,7 +15,10 @@ from cultiveat_core.db.metadata import utcnow
 CORE_COMMANDS: list[click.Command] = []
 
 
-def core(command: click.Command) -> click.Command:
+C = TypeVar("C", bound=click.Command)
+
+
+def core(command: C) -> C:
     CORE_COMMANDS.append(command)
     return command
 
@@ -25,7 +28,8 @@ def core(command: click.Command) -> click.Command:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="server processes")
-@click.option("--demo", is_flag=True, help="migrate and load demo data first (an empty database only)")
+@click.option("--demo", is_flag=True,
+              help="migrate and load demo data first (an empty database only)")
 @click.option("--open-browser", is_flag=True, help="open the browser once the server is up")
 def serve(host: str, port: int, workers: int, demo: bool, open_browser: bool) -> None:
     """Run the web app (and, without a broker, the embedded job runner)."""
@@ -43,7 +47,8 @@ def serve(host: str, port: int, workers: int, demo: bool, open_browser: bool) ->
         threading.Timer(1.5, webbrowser.open, args=(f"http://{host}:{port}/",)).start()
     click.echo(f"Cultiveat on http://{host}:{port}/ (API schema at /schema)", err=True)
     if workers > 1:
-        uvicorn.run("cultiveat_core.web:asgi_app", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("cultiveat_core.web:asgi_app", factory=True, host=host, port=port,
+                    workers=workers,
                     log_level="info")
         return
     from cultiveat_core.web import create_app
@@ -99,7 +104,8 @@ def worker(concurrency: int, pool: str) -> None:
     threading.Thread(target=relay_loop, daemon=True, name="cultiveat-relay").start()
     app = crm.jobs.celery()
     try:
-        app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO",
+        app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}",
+                         "--loglevel=INFO",
                          "--without-gossip", "--without-mingle"])
     finally:
         stop.set()
@@ -234,7 +240,8 @@ def jobs_status(job_id: str) -> None:
 
 @core
 @click.command()
-@click.option("--contacts", "count", default=3000, show_default=True, help="synthetic contacts to add")
+@click.option("--contacts", "count", default=3000, show_default=True,
+              help="synthetic contacts to add")
 def demo(count: int) -> None:
     """Load demo data: seed 003's sample contacts and synthetic ones with activities."""
     from cultiveat_core.demo import load_demo

@@ -40,8 +40,5 @@ def run_service(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except CultiveatError as exc:
         details = getattr(exc, "errors", None)
-        if details:
-            message = "; ".join(f"{e.field}: {e.message}" for e in details)
-        else:
-            message = exc.message
+        message = "; ".join(f"{e.field}: {e.message}" for e in details) if details else exc.message
         fail(message)

@@ -29,7 +29,8 @@ def build_cli(crm: CRM) -> click.Group:
         command = registered.item
         if command.name in cli.commands:
             raise ConfigurationError(
-                f"plugin {registered.plugin!r} adds CLI command {command.name!r}, which already exists"
+                f"plugin {registered.plugin!r} adds CLI command {command.name!r}, "
+                "which already exists"
             )
         cli.add_command(command)
     return cli
@@ -62,7 +63,8 @@ def plugins_command(as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     for row in report:
-        line = f"{row['name']:<28} {row['status']:<8} {row['distribution'] or '-'} {row['version'] or ''}"
+        line = (f"{row['name']:<28} {row['status']:<8} "
+                f"{row['distribution'] or '-'} {row['version'] or ''}")
         click.echo(line.rstrip())
         if row["error"]:
             click.echo(f"    error: {row['error']}")

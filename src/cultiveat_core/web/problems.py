@@ -19,7 +19,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict
     return Response(body, status_code=status, media_type=PROBLEM)
 
 
-def cultiveat_error(request: Request[Any, Any, Any], exc: CultiveatError) -> Response[dict[str, Any]]:
+def cultiveat_error(
+    request: Request[Any, Any, Any], exc: CultiveatError
+) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if k != "_headers"}
     if isinstance(exc, ValidationError):
         extra["errors"] = [e.as_dict() for e in exc.errors]
@@ -32,7 +34,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     extra: dict[str, Any] = {}
     detail = exc.detail
     if isinstance(exc, ValidationException):
-        extra["errors"] = exc.extra if isinstance(exc.extra, list) else [exc.extra] if exc.extra else []
+        found = exc.extra if isinstance(exc.extra, list) else [exc.extra] if exc.extra else []
+        extra["errors"] = found
         detail = f"{exc.detail}: check the request body and parameters against /schema"
     if isinstance(exc, NotAuthorizedException):
         detail = exc.detail if exc.detail != "Unauthorized" else (
@@ -47,7 +50,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem(500, "Internal server error", "something went wrong on our side; the error was logged")
+    return problem(500, "Internal server error",
+                   "something went wrong on our side; the error was logged")
 
 
 def _title(status: int) -> str:

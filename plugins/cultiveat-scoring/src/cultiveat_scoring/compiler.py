@@ -234,7 +234,9 @@ class RuleCompiler:
     def score_select(self, contact_filter: Any | None) -> Any:
         """SELECT contact_id, score, fit, engagement, total, engagement_percent, hot, band, groups."""
         rules_query, names = self.rule_columns(contact_filter)
-        per_rule = rules_query.subquery("scoring_rule_points")
+        # OFFSET 0 keeps PostgreSQL and SQLite from flattening the levels into one another,
+        # which would copy each rule's expression into every reference and evaluate it again
+        per_rule = rules_query.offset(0).subquery("scoring_rule_points")
         group_exprs: dict[str, Any] = {}
         for name, group in self.groups.items():
             members = [per_rule.c[f"p_{r['id']}"] for r in self.rules if r["group"] == name]
@@ -255,7 +257,7 @@ class RuleCompiler:
         capped_total = self._capped(parts.c.fit + parts.c.engagement, self.doc.get("total_cap"), 0.0)
         summed = sa.select(*parts.c, capped_total.label("total")).subquery("scoring_summed")
         totals = sa.select(*summed.c, sa.cast(sa.func.round(summed.c.total), sa.Integer).label("score")) \
-            .subquery("scoring_totals")
+            .offset(0).subquery("scoring_totals")
         total = totals.c.total
         score = totals.c.score
         ceiling = float(self.doc["engagement_ceiling"])

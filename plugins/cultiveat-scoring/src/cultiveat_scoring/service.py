@@ -314,6 +314,16 @@ class ScoringService:
         s = tables.scores
         return conn.execute(sa.select(s).where(s.c.contact_id == contact_id)).mappings().first()
 
+    def rule_points(self, ids: Iterable[int], *, now: datetime | None = None) -> dict[int, dict[str, float]]:
+        """Each contact's non-zero points per rule under the active rule set (one query)."""
+        _, document = self.current()
+        compiler = RuleCompiler(document, self.dialect, now or utcnow(), self.conditions())
+        query, names = compiler.rule_columns(sorted(set(ids)))
+        with self.crm.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return {r["contact_id"]: {n: round(float(r[f"p_{n}"]), 4) for n in names if abs(r[f"p_{n}"] or 0) > 1e-9}
+                for r in rows}
+
     def explain(self, actor: Actor, contact_id: int) -> dict[str, Any]:
         """Fit, engagement, total and every rule that gave points, with when it fired."""
         self.crm.permissions.require(actor, "scoring.read")

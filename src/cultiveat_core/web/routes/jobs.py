@@ -27,4 +27,8 @@ def _owner(crm: CRM, job_id: str) -> int | None:
     from cultiveat_core.db import tables
 
     with crm.engine.connect() as conn:
-        return conn.execute(sa.select(tables.jobs.c.created_by).where(tables.jobs.c.id == job_id)).scalar()
+        jobs = tables.jobs
+        owner: int | None = conn.execute(
+            sa.select(jobs.c.created_by).where(jobs.c.id == job_id)
+        ).scalar()
+        return owner
