@@ -27,7 +27,7 @@ class SegmentController(Controller):
         return service(crm).list(actor)  # type: ignore[no-any-return]
 
     @post("/", sync_to_thread=True)
-    def create_segment(self, crm: CRM, actor: Actor, data: Any) -> Response[dict[str, Any]]:
+    def create_segment(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
         """Create ``{"name", "definition", "description"?, "kind"?: dynamic|static}``; members are built at once."""
         created = service(crm).create(actor, _body(data))
         return Response(
@@ -35,12 +35,12 @@ class SegmentController(Controller):
         )
 
     @post("/validate", sync_to_thread=True, status_code=200)
-    def validate_definition(self, crm: CRM, actor: Actor, data: Any) -> dict[str, Any]:
+    def validate_definition(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         """``{"definition"}`` -> ``{valid, errors: [{field, message}], unavailable: [...]}``."""
         return service(crm).validate(actor, _body(data).get("definition"))  # type: ignore[no-any-return]
 
     @post("/preview", sync_to_thread=True, status_code=200)
-    def preview_definition(self, crm: CRM, actor: Actor, data: Any) -> dict[str, Any]:
+    def preview_definition(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         """``{"definition", "limit"?}`` -> the count and first page of an unsaved definition."""
         body = _body(data)
         limit = body.get("limit")
@@ -88,7 +88,7 @@ class SegmentController(Controller):
         return service(crm).get(actor, segment_id)  # type: ignore[no-any-return]
 
     @patch("/{segment_id:int}", sync_to_thread=True)
-    def update_segment(self, crm: CRM, actor: Actor, segment_id: int, data: Any) -> dict[str, Any]:
+    def update_segment(self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """Change ``name``, ``description``, ``definition`` or ``kind``; members are rebuilt."""
         return service(crm).update(actor, segment_id, _body(data))  # type: ignore[no-any-return]
 
@@ -115,7 +115,7 @@ class SegmentController(Controller):
         return service(crm).members(actor, segment_id, limit=limit, after=after)  # type: ignore[no-any-return]
 
     @post("/{segment_id:int}/contacts", sync_to_thread=True, status_code=200)
-    def add_contacts(self, crm: CRM, actor: Actor, segment_id: int, data: Any) -> dict[str, Any]:
+    def add_contacts(self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """``{"contact_ids": [...], "mode": "include"|"exclude"}``: manual overrides of the rule."""
         body = _body(data)
         return service(crm).set_overrides(
@@ -198,7 +198,7 @@ class SegmentController(Controller):
         return get_preferences(crm, actor, contact_id)
 
     @put("/preferences/{contact_id:int}", sync_to_thread=True)
-    def put_preferences(self, crm: CRM, actor: Actor, contact_id: int, data: Any) -> dict[str, Any]:
+    def put_preferences(self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
         """Set any of interests, preferred_channel, frequency, topics (they stop being inferred)."""
         from cultiveat_segments.preferences import set_preferences
 
@@ -215,7 +215,7 @@ class SegmentController(Controller):
     # -- ML models -------------------------------------------------------------------------
 
     @post("/models/train", sync_to_thread=True, status_code=202)
-    def train_model(self, crm: CRM, actor: Actor, data: Any = None) -> dict[str, Any]:
+    def train_model(self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """``{"kind": "behaviour"|"preference"}`` -> a training job; poll ``/api/jobs/{id}``."""
         from cultiveat_segments.ml.runs import enqueue
 
@@ -223,7 +223,7 @@ class SegmentController(Controller):
         return {"job_id": enqueue(crm, actor, "segments.train", kind)}
 
     @post("/models/score", sync_to_thread=True, status_code=202)
-    def score_model(self, crm: CRM, actor: Actor, data: Any = None) -> dict[str, Any]:
+    def score_model(self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Re-assign contacts with the latest model of ``kind`` (a job)."""
         from cultiveat_segments.ml.runs import enqueue
 
