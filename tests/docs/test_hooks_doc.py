@@ -89,11 +89,22 @@ def section(text: str, hook: str) -> str:
     return match.group(1) if match else ""
 
 
+def declaration(name: str, spec: Callable[..., Any]) -> str:
+    """The line to paste into the docs: ``def name(crm: CRM, ...) -> None: ...``."""
+    signature = inspect.signature(spec)
+    params = ", ".join(
+        f"{p.name}: {_text(p.annotation)}" if _text(p.annotation) else p.name
+        for p in signature.parameters.values()
+    )
+    returns = _text(signature.return_annotation)
+    return f"def {name}({params})" + (f" -> {returns}" if returns else "") + ": ..."
+
+
 def check_hook(name: str, spec: Callable[..., Any], text: str, where: str) -> list[str]:
     documented = documented_signatures(text).get(name)
     if documented is None:
         return [f"{name}: missing from {where} (add a `### `{name}`` section with "
-                f"`def {name}{inspect.signature(spec)}: ...`)"]
+                f"`{declaration(name, spec)}`)"]
     problems = [f"{name}: {p}" for p in differences(spec, documented)]
     firstresult = bool(getattr(spec, SPEC_MARK).get("firstresult"))
     says_firstresult = "firstresult" in section(text, name)
