@@ -164,24 +164,26 @@ class EventDispatcher:
         for item_name, items in batches.items():
             batch_name, arg = BATCH_FORMS[item_name]
             self.call(batch_name, **{arg: items})
-        implemented = {n for n in {e.name for e in events} if implementations(self.crm.pm, n)}
-        if not implemented:
+        listeners = {name: implementations(self.crm.pm, name) for name in {e.name for e in events}}
+        if not any(listeners.values()):
             return  # nobody listens per item: skip the loop over every item
         for event in events:
-            if event.name in implemented:
-                self.call(event.name, **event.kwargs)
+            impls = listeners[event.name]
+            if impls:
+                self._call_each(event.name, impls, event.kwargs)
 
     def call(self, hook_name: str, **kwargs: Any) -> None:
         """Call every implementation of ``hook_name`` on its own; one failure never stops
         the rest."""
         impls = implementations(self.crm.pm, hook_name)
-        if not impls:
-            return
+        if impls:
+            self._call_each(hook_name, impls, kwargs)
+
+    def _call_each(self, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         kwargs = {"crm": self.crm, **kwargs}
         for impl in impls:
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             try:
-                impl.function(**args)
+                impl.function(**{name: kwargs[name] for name in impl.argnames if name in kwargs})
             except Exception:
                 log.exception("plugin %s raised in event %s; other plugins still ran",
                               impl.plugin_name, hook_name)
