@@ -19,9 +19,13 @@ from cultiveat_core.events import EventDispatcher
 from cultiveat_core.jobs import JobQueue
 from cultiveat_core.plugins import PluginRecord, get_plugin_manager
 from cultiveat_core.registry import Registry, build_registry
+from cultiveat_core.crypto import FieldCipher
 from cultiveat_core.services.activities import ActivityService
+from cultiveat_core.services.auth import AuthService
+from cultiveat_core.services.consent import ConsentService
 from cultiveat_core.services.contacts import ContactService
 from cultiveat_core.services.permissions import PermissionService
+from cultiveat_core.services.sessions import SessionService
 from cultiveat_core.services.tokens import TokenService
 from cultiveat_core.services.unit_of_work import UnitOfWork, transaction
 from cultiveat_core.services.users import UserService
@@ -49,6 +53,11 @@ class CRM:
         self.users = UserService(self)
         self.tokens = TokenService(self)
         self.jobs = JobQueue(self)
+        # identity, sessions, consent and field encryption (issue 5, docs/security.md)
+        self.cipher = FieldCipher(settings.field_encryption_keys)
+        self.auth = AuthService(self)
+        self.sessions = SessionService(self)
+        self.consent = ConsentService(self)
         self.extensions: dict[str, Any] = {}  # plugins keep their service objects here
 
     # -- database -----------------------------------------------------------------------------

@@ -75,6 +75,20 @@ class NotAuthenticated(CultiveatError):
     title = "Not authenticated"
 
 
+class AuthenticationFailed(CultiveatError):
+    """Wrong credentials, an unusable account or a lockout; the message says what to do."""
+
+    status = 401
+    title = "Authentication failed"
+
+
+class AccountLocked(AuthenticationFailed):
+    """Too many failed logins: ``retry_after`` seconds until the next attempt is accepted."""
+
+    status = 429
+    title = "Too many failed logins"
+
+
 class Conflict(CultiveatError):
     status = 409
     title = "Conflict"

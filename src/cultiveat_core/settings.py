@@ -113,6 +113,20 @@ class Settings:
     job_poll_seconds: float = 1.0
     embedded_worker: bool = True
     token_cache_seconds: float = 5.0
+    # identity, sessions and privacy (docs/security.md)
+    cookie_secure: bool = True
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    mfa_roles: tuple[str, ...] = ("admin",)
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    login_ip_max_failures: int = 50
+    password_reset_minutes: int = 30
+    consent_default: str = "denied"
+    field_encryption_keys: str = attrs.field(default="", repr=False)
+    sensitive_fields: tuple[str, ...] = ("phone", "notes")
+    retention_days: int = 2557
+    role_cache_seconds: float = 5.0
     # raw sources, kept for plugin settings
     environ: Mapping[str, str] = attrs.field(factory=dict, repr=False, eq=False)
     file_data: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)

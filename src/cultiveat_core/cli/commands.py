@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 
-from cultiveat_core.cli.context import cli_actor, fail, get_crm, require_migrated, run_service
-from cultiveat_core.db.metadata import utcnow
+from cultiveat_core.cli.context import get_crm, require_migrated, run_service
 
 CORE_COMMANDS: list[click.Command] = []
 
@@ -156,68 +154,6 @@ def db_status() -> None:
 
 @core
 @click.group()
-def users() -> None:
-    """Users and roles."""
-
-
-@users.command("create")
-@click.argument("email")
-@click.option("--role", required=True, help="admin, marketing, sales or executive")
-@click.option("--name", default="")
-def users_create(email: str, role: str, name: str) -> None:
-    """Create a user."""
-    crm = get_crm()
-    require_migrated(crm)
-    user = run_service(crm.users.create, cli_actor(), email, role, name=name)
-    click.echo(f"created user {user.email} (id {user.id}, role {user.role})")
-
-
-@users.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def users_list(as_json: bool) -> None:
-    """List users."""
-    crm = get_crm()
-    require_migrated(crm)
-    found = run_service(crm.users.list, cli_actor())
-    if as_json:
-        click.echo(json.dumps([{"id": u.id, "email": u.email, "role": u.role} for u in found]))
-        return
-    for user in found:
-        click.echo(f"{user.id:>5} {user.email:<40} {user.role}")
-
-
-@core
-@click.group()
-def tokens() -> None:
-    """API tokens."""
-
-
-@tokens.command("create")
-@click.argument("email")
-@click.option("--name", default="cli", show_default=True)
-@click.option("--expires-days", type=int, default=None, help="expire after this many days")
-def tokens_create(email: str, name: str, expires_days: int | None) -> None:
-    """Create an API token for EMAIL; the token is the last line (shown once)."""
-    crm = get_crm()
-    require_migrated(crm)
-    user = run_service(crm.users.get_by_email, email)
-    expires = utcnow() + timedelta(days=expires_days) if expires_days else None
-    token, plain = run_service(crm.tokens.create, cli_actor(), user, name=name, expires_at=expires)
-    click.echo(f"token {token.id} for {user.email} ({user.role}); it is shown only once:")
-    click.echo(plain)
-
-
-@tokens.command("revoke")
-@click.argument("token_id", type=int)
-def tokens_revoke(token_id: int) -> None:
-    """Revoke a token by id."""
-    crm = get_crm()
-    run_service(crm.tokens.revoke, cli_actor(), token_id)
-    click.echo(f"token {token_id} revoked")
-
-
-@core
-@click.group()
 def jobs() -> None:
     """Background jobs."""
 
@@ -249,3 +185,7 @@ def demo(count: int) -> None:
     crm = get_crm()
     require_migrated(crm)
     click.echo(json.dumps(load_demo(crm, count)))
+
+
+# users, tokens, audit, keys, backup: cli/identity.py and cli/backup.py (issue 5)
+from cultiveat_core.cli import identity as _identity  # noqa: E402, F401

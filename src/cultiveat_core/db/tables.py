@@ -127,6 +127,9 @@ audit_log = sa.Table(
     sa.Column("request_id", sa.String(64)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # identity (core_0200): the chain hashes changes_hash, so erasure may redact ``changes``
+    sa.Column("changes_hash", sa.String(64)),
+    sa.Column("redacted_at", UTCDateTime),
     sa.Index("ix_core_audit_log_object", "object_type", "object_id"),
 )
 
@@ -157,6 +160,98 @@ schedules = sa.Table(
     metadata,
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("last_run_at", UTCDateTime),
+)
+
+
+# -- identity, sessions, roles, consent and privacy (migration core_0200) ---------------------
+
+user_auth = sa.Table(
+    "core_user_auth",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("core_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("password_changed_at", UTCDateTime),
+    sa.Column("totp_secret", sa.String(500)),  # encrypted when field encryption keys are set
+    sa.Column("totp_pending_secret", sa.String(500)),
+    sa.Column("totp_enabled_at", UTCDateTime),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+recovery_codes = sa.Table(
+    "core_recovery_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("core_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+sessions = sa.Table(
+    "core_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("core_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("mfa_passed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(300)),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+login_failures = sa.Table(
+    "core_login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email_key", sa.String(320), nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("occurred_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_core_login_failures_email_occurred", "email_key", "occurred_at"),
+    sa.Index("ix_core_login_failures_ip_occurred", "ip", "occurred_at"),
+)
+
+password_resets = sa.Table(
+    "core_password_resets",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("core_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+roles = sa.Table(
+    "core_roles",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("description", sa.String(300), nullable=False, server_default=""),
+    sa.Column("permissions", JSONType, nullable=False, default=list),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+consents = sa.Table(
+    "core_consents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(50), nullable=False),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("actor_id", sa.Integer),
+    sa.Column("recorded_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_core_consents_contact_purpose_id", "contact_id", "purpose", "id"),
+)
+
+erasure_tombstones = sa.Table(
+    "core_erasure_tombstones",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email_hash", sa.String(64), nullable=False, unique=True),  # HMAC of the email key
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("erased_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 # -- contacts domain (issue 4): search, counters, custom fields, notes history, merges, imports --

@@ -15,7 +15,9 @@ CORE_PERMISSIONS = [
     Permission("contacts.delete", "Delete contacts one owns", ("marketing", "sales")),
     Permission("contacts.delete_any", "Delete every contact, whoever owns it", ("marketing",)),
     Permission("contacts.import", "Import contacts", ("marketing",)),
-    Permission("contacts.export", "Export contacts (non-admins at most 1,000 rows)", ("marketing", "sales")),
+    Permission(
+        "contacts.export", "Export contacts (non-admins at most 1,000 rows)", ("marketing", "sales")
+    ),
     Permission("activities.read", "Read activities", ALL),
     Permission("activities.log", "Log activities", ("marketing", "sales")),
     Permission("users.manage", "Create and change users and roles", ()),
@@ -23,8 +25,20 @@ CORE_PERMISSIONS = [
     Permission("plugins.read", "See installed plugins and their status", ()),
     Permission("jobs.read", "See any job's status", ("marketing",)),
     Permission("audit.read", "Read the audit log", ()),
+    # identity and privacy (issue 5)
+    Permission("contacts.transfer", "Give a contact to another owner", ("marketing",)),
+    Permission(
+        "contacts.read_sensitive",
+        "See sensitive contact fields (phone, notes) unmasked",
+        ("marketing", "sales"),
+    ),
+    Permission("audit.read_own", "Read the audit records of one's own contacts and actions", ALL),
+    Permission("roles.manage", "Add roles and change which permissions a role holds", ()),
+    Permission("privacy.manage", "Export (subject access) and erase a contact's personal data", ()),
+    Permission(
+        "consent.manage", "Record consent for contacts one may edit", ("marketing", "sales")
+    ),
 ]
-
 
 # contacts domain (issue 4)
 CORE_PERMISSIONS += [

@@ -18,6 +18,13 @@ class Permission:
     default_roles: tuple[str, ...] = ()
 
 
+def scope_allows(scopes: frozenset[str], permission: str) -> bool:
+    """``contacts.read`` allows itself; ``contacts.*`` allows every ``contacts.`` permission."""
+    if permission in scopes or "*" in scopes:
+        return True
+    return any(s.endswith(".*") and permission.startswith(s[:-1]) for s in scopes)
+
+
 @attrs.frozen
 class User:
     id: int
@@ -39,6 +46,9 @@ class Actor:
     role: str | None = None
     token_id: int | None = None
     request_id: str | None = None
+    # an API token's scopes narrow the role's permissions (None: the role's permissions)
+    scopes: frozenset[str] | None = None
+    session: bool = False  # authenticated by the browser session cookie
 
     @classmethod
     def system(cls, reason: str = "system") -> Actor:
@@ -53,6 +63,8 @@ class Actor:
         return self.is_system or self.role == "admin"
 
     def can(self, permission: str) -> bool:
+        if self.scopes is not None and not scope_allows(self.scopes, permission):
+            return False
         return self.is_admin or permission in self.permissions
 
     @property

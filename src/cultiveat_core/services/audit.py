@@ -1,4 +1,10 @@
-"""The audit trail: append-only, hash-chained, written in the transaction of the change."""
+"""The audit trail: append-only, hash-chained, written in the transaction of the change.
+
+The chain hashes ``changes_hash`` (the SHA-256 of the canonical ``changes``) rather than the
+changes themselves, so an erasure can redact personal data from old records (``redact``)
+while ``verify_chain`` still proves that no record was added, removed, reordered or altered.
+A database trigger (migration core_0200) refuses DELETE and any UPDATE but that redaction.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ class AuditRecord:
     object_id: str | None
     changes: dict[str, Any]
     request_id: str | None
+    changes_hash: str = ""
 
     @classmethod
     def create(
@@ -56,6 +63,7 @@ class AuditRecord:
             object_id=None if object_id is None else str(object_id),
             changes=canonical(changes),
             request_id=actor.request_id,
+            changes_hash=changes_digest(canonical(changes)),
         )
 
     def digest(self, prev_hash: str) -> str:
@@ -68,13 +76,35 @@ class AuditRecord:
                 self.action,
                 self.object_type,
                 self.object_id,
-                self.changes,
+                self.changes_hash,
                 self.request_id,
             ],
             sort_keys=True,
             default=_json_default,
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+def changes_digest(changes: Any) -> str:
+    body = json.dumps(changes, sort_keys=True, default=_json_default)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+REDACTED = {"redacted": "personal data erased"}
+
+
+def redact(conn: sa.Connection, object_type: str, object_ids: Sequence[Any]) -> int:
+    """Blank the ``changes`` of every record about these objects (erasure); the chain holds."""
+    t = tables.audit_log
+    ids = [str(i) for i in object_ids]
+    if not ids:
+        return 0
+    result = conn.execute(
+        t.update()
+        .where(t.c.object_type == object_type, t.c.object_id.in_(ids), t.c.redacted_at.is_(None))
+        .values(changes=REDACTED, redacted_at=utcnow())
+    )
+    return int(result.rowcount or 0)
 
 
 def _last_hash(conn: sa.Connection) -> str:
@@ -104,9 +134,11 @@ def verify_chain(conn: sa.Connection, batch: int = 5000) -> tuple[int, list[str]
     checked = 0
     last_id = 0
     while True:
-        rows = conn.execute(
-            sa.select(t).where(t.c.id > last_id).order_by(t.c.id).limit(batch)
-        ).mappings().all()
+        rows = (
+            conn.execute(sa.select(t).where(t.c.id > last_id).order_by(t.c.id).limit(batch))
+            .mappings()
+            .all()
+        )
         if not rows:
             break
         for row in rows:
@@ -119,9 +151,14 @@ def verify_chain(conn: sa.Connection, batch: int = 5000) -> tuple[int, list[str]
                 object_id=row["object_id"],
                 changes=row["changes"],
                 request_id=row["request_id"],
+                changes_hash=row["changes_hash"] or "",
             )
+            if row["redacted_at"] is None and changes_digest(row["changes"]) != row["changes_hash"]:
+                problems.append(f"record {row['id']}: changes do not match their hash (altered)")
             if row["prev_hash"] != prev:
-                problems.append(f"record {row['id']}: previous hash does not match record before it")
+                problems.append(
+                    f"record {row['id']}: previous hash does not match record before it"
+                )
             if record.digest(row["prev_hash"]) != row["hash"]:
                 problems.append(f"record {row['id']}: content does not match its hash (altered)")
             prev = row["hash"]

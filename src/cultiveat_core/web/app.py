@@ -15,7 +15,8 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from cultiveat_core.domain import Actor
-from cultiveat_core.web.auth import ActorMiddleware
+from cultiveat_core.web.auth import ActorMiddleware, denial_auditor
+from cultiveat_core.web.csrf import CSRFMiddleware
 from cultiveat_core.web.problems import EXCEPTION_HANDLERS
 from cultiveat_core.web.routes import CORE_ROUTES
 
@@ -67,7 +68,8 @@ def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litest
             "crm": Provide(lambda: crm, use_cache=True, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(ActorMiddleware, crm=crm)],
+        middleware=[DefineMiddleware(CSRFMiddleware, crm=crm), DefineMiddleware(ActorMiddleware, crm=crm)],
+        after_exception=[denial_auditor(crm)],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],

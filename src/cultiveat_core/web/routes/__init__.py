@@ -7,6 +7,11 @@ from cultiveat_core.web.routes.plugins import list_plugins
 
 CORE_ROUTES = [health, list_plugins, get_job, ContactController]
 
+# identity, access control, audit and privacy (issue 5)
+from cultiveat_core.web.routes.identity import IDENTITY_ROUTES  # noqa: E402
+
+CORE_ROUTES += IDENTITY_ROUTES
+
 # contacts domain: tags, companies, custom fields, bulk activities, imports (issue 4)
 from cultiveat_core.web.routes.contacts_extra import CONTACT_EXTRA_ROUTES  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Privacy: subject access, erasure, retention and field encryption (GDPR/CCPA, issue 5)."""
