@@ -18,7 +18,10 @@ class EmailChannel:
     label = "Email"
     consent_purpose = "email_marketing"
     address_field = "email"
-    batch_size = 200
+
+    def __init__(self, batch_size: int = 200, sender_email: str = "") -> None:
+        self.batch_size = batch_size
+        self.sender_email = sender_email
 
     def send(self, crm: CRM, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Deliver ``messages`` (dicts: key, contact_id, to, subject, text, html, unsubscribe_url,

@@ -83,9 +83,17 @@ def register_esp_adapters(crm: CRM) -> list[Any]:
 @hookimpl(optionalhook=True)
 def register_channels(crm: CRM) -> list[Any]:
     """The campaigns plugin's channel hook (absent when campaigns is not installed)."""
-    from cultiveat_email.channel import EmailChannel
+    from email.utils import parseaddr
 
-    return [EmailChannel()]
+    from cultiveat_email.channel import EmailChannel
+    from cultiveat_email.settings import load
+
+    settings = load(crm)
+    return [
+        EmailChannel(
+            batch_size=max(1, settings.batch_size), sender_email=parseaddr(settings.sender)[1]
+        )
+    ]
 
 
 @hookimpl(optionalhook=True)

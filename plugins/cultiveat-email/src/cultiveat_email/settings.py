@@ -22,6 +22,8 @@ class EmailSettings:
     rate_limit: float = 0.0
     domain_rate_limit: float = 0.0
     # In-job retries of 4xx/connection errors before the message is deferred to a job retry.
+    # Recipients per job when campaigns send through this channel.
+    batch_size: int = 200
     retry_attempts: int = 3
     retry_backoff_seconds: float = 0.5
     smtp_timeout_seconds: float = 30.0

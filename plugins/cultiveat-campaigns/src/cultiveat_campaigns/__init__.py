@@ -1,0 +1,1 @@
+"""Cultiveat campaigns plugin (entry point ``campaigns``)."""
