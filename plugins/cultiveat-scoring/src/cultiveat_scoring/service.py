@@ -213,7 +213,8 @@ class ScoringService:
                     else_=excluded.hot_since),
             },
         )
-        scored = conn.execute(insert).rowcount
+        conn.execute(insert)
+        scored = int(conn.execute(sa.select(sa.func.count()).select_from(p).where(this_run)).scalar() or 0)
         conn.execute(p.delete().where(this_run))
         return scored, crossings, version
 
