@@ -34,6 +34,7 @@ def _counts(conn: sa.Connection, where: Any) -> dict[str, int]:
             sa.select(
                 sa.func.count().label("recipients"),
                 n(r.c.status == "excluded").label("excluded"),
+                n(sa.or_(r.c.sent_at.is_not(None), r.c.bounced_at.is_not(None))).label("attempted"),
                 n(r.c.sent_at.is_not(None)).label("sent"),
                 n(sa.and_(r.c.sent_at.is_not(None), r.c.bounced_at.is_(None))).label("delivered"),
                 n(r.c.opened_at.is_not(None)).label("opened"),
@@ -82,7 +83,7 @@ def _summary(crm: CRM, conn: sa.Connection, where: Any, cost: float) -> dict[str
         "delivered_rate": _rate(counts["delivered"], counts["sent"]),
         "open_rate": _rate(counts["opened"], counts["delivered"]),
         "click_rate": _rate(counts["clicked"], counts["delivered"]),
-        "bounce_rate": _rate(counts["bounced"], counts["sent"]),
+        "bounce_rate": _rate(counts["bounced"], counts["attempted"]),
         "unsubscribe_rate": _rate(counts["unsubscribed"], counts["delivered"]),
         "conversions": conversions,
         "conversion_rate": _rate(conversions, counts["delivered"]),
