@@ -34,8 +34,9 @@ def ensure_database(url: str) -> None:
         return
     admin = sa.create_engine(parsed.set(database="test"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                              {"n": parsed.database}).first()
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        ).first()
         if not exists:
             conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
     admin.dispose()
@@ -52,12 +53,16 @@ def main(argv: list[str] | None = None) -> int:
 
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     ensure_database(url)
-    crm = create_crm(Settings(database_url=url, secret_key="bench-" + "x" * 40, event_wait_seconds=60),
-                     load_entrypoints=False)
+    crm = create_crm(
+        Settings(database_url=url, secret_key="bench-" + "x" * 40, event_wait_seconds=60),
+        load_entrypoints=False,
+    )
     crm.upgrade_database()
     actor = Actor.system("benchmarks/generate.py")
     with crm.engine.connect() as conn:
-        existing = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar_one()
+        existing = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.contacts)
+        ).scalar_one()
     if existing:
         print(f"{existing} contacts already there; nothing to do", file=sys.stderr)
         return 0
@@ -74,13 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal contacts, activities
         created = crm.contacts.create_many(actor, batch, source="benchmark")
         contacts += len(created)
-        items = list(synthetic_activities([c.id for c in created], seed=args.seed + contacts,
-                                          mean=args.activity_mean))
+        items = list(
+            synthetic_activities(
+                [c.id for c in created], seed=args.seed + contacts, mean=args.activity_mean
+            )
+        )
         for offset in range(0, len(items), 20_000):
-            activities += len(crm.activities.log_many(actor, items[offset:offset + 20_000]))
+            activities += len(crm.activities.log_many(actor, items[offset : offset + 20_000]))
         batch.clear()
         rate = contacts / (time.perf_counter() - started)
-        print(f"{contacts} contacts, {activities} activities ({rate:.0f} contacts/s)", file=sys.stderr)
+        print(
+            f"{contacts} contacts, {activities} activities ({rate:.0f} contacts/s)", file=sys.stderr
+        )
 
     for index, item in enumerate(synthetic_contacts(args.contacts, seed=args.seed)):
         item["owner"] = owners[index % SALES_USERS]
@@ -94,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         else:
             conn.exec_driver_sql("ANALYZE")
-    print(f"done: {contacts} contacts, {activities} activities in {time.perf_counter() - started:.0f}s")
+    print(
+        f"done: {contacts} contacts, {activities} activities in {time.perf_counter() - started:.0f}s"
+    )
     crm.close()
     return 0
 

@@ -40,4 +40,9 @@ def unscoped_client(app, crm):
 
 
 def person(n: int, **extra: Any) -> dict[str, Any]:
-    return {"email": f"person{n}@example.com", "first_name": f"First{n}", "last_name": f"Last{n}", **extra}
+    return {
+        "email": f"person{n}@example.com",
+        "first_name": f"First{n}",
+        "last_name": f"Last{n}",
+        **extra,
+    }

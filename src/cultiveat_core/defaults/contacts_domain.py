@@ -12,7 +12,9 @@ from cultiveat_core.markers import hookimpl
 def register_tasks() -> list[Task]:
     from cultiveat_core.importing.service import TASK, import_job
 
-    return [Task(TASK, import_job, max_retries=3, description="Import contacts from an uploaded file")]
+    return [
+        Task(TASK, import_job, max_retries=3, description="Import contacts from an uploaded file")
+    ]
 
 
 @hookimpl(trylast=True)

@@ -8,7 +8,20 @@ are prefixed with ``'``.
 """
 
 from cultiveat_core.exporting.columns import ExportColumn, export_columns_for
-from cultiveat_core.exporting.writer import EXPORT_FORMATS, NON_ADMIN_LIMIT, ExportResult, escape_cell, export_contacts
+from cultiveat_core.exporting.writer import (
+    EXPORT_FORMATS,
+    NON_ADMIN_LIMIT,
+    ExportResult,
+    escape_cell,
+    export_contacts,
+)
 
-__all__ = ["EXPORT_FORMATS", "NON_ADMIN_LIMIT", "ExportColumn", "ExportResult", "escape_cell",
-           "export_columns_for", "export_contacts"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "NON_ADMIN_LIMIT",
+    "ExportColumn",
+    "ExportResult",
+    "escape_cell",
+    "export_columns_for",
+    "export_contacts",
+]

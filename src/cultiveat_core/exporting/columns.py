@@ -1,4 +1,4 @@
-"""The columns of a contact export: the list's fields, custom fields, plugin fields and hook columns."""
+"""Columns of a contact export: list fields, custom fields, plugin fields, hook columns."""
 
 from __future__ import annotations
 
@@ -28,10 +28,17 @@ class ExportColumn:
 
 def _tags_text(dialect: str) -> Any:
     ct, t = tables.contact_tags, tables.tags
-    agg = sa.func.string_agg(t.c.name, sa.literal_column("', '")) if dialect == "postgresql" \
+    agg = (
+        sa.func.string_agg(t.c.name, sa.literal_column("', '"))
+        if dialect == "postgresql"
         else sa.func.group_concat(t.c.name, sa.literal_column("', '"))
-    return (sa.select(agg).select_from(ct.join(t, t.c.id == ct.c.tag_id))
-            .where(ct.c.contact_id == c.c.id).scalar_subquery())
+    )
+    return (
+        sa.select(agg)
+        .select_from(ct.join(t, t.c.id == ct.c.tag_id))
+        .where(ct.c.contact_id == c.c.id)
+        .scalar_subquery()
+    )
 
 
 def _json_text(dialect: str, column: Any, key: str) -> Any:
@@ -43,21 +50,39 @@ def export_columns_for(crm: CRM, actor: Actor) -> list[tuple[str, Any]]:
     from cultiveat_core.services.listing import visible_fields
 
     dialect = crm.engine.dialect.name
-    owner = (sa.select(tables.users.c.email).where(tables.users.c.id == c.c.owner_id).scalar_subquery())
+    owner = (
+        sa.select(tables.users.c.email).where(tables.users.c.id == c.c.owner_id).scalar_subquery()
+    )
     columns: list[tuple[str, Any]] = [
-        ("id", c.c.id), ("first_name", c.c.first_name), ("last_name", c.c.last_name), ("email", c.c.email),
-        ("phone", c.c.phone), ("position", c.c.position), ("company", c.c.company),
-        ("industry", c.c.industry), ("company_size", c.c.company_size), ("type", c.c.type),
-        ("channel", c.c.channel), ("stage", c.c.stage), ("owner", owner), ("tags", _tags_text(dialect)),
-        ("address.street", c.c.address_street), ("address.city", c.c.address_city),
-        ("address.state", c.c.address_state), ("address.zip", c.c.address_zip),
+        ("id", c.c.id),
+        ("first_name", c.c.first_name),
+        ("last_name", c.c.last_name),
+        ("email", c.c.email),
+        ("phone", c.c.phone),
+        ("position", c.c.position),
+        ("company", c.c.company),
+        ("industry", c.c.industry),
+        ("company_size", c.c.company_size),
+        ("type", c.c.type),
+        ("channel", c.c.channel),
+        ("stage", c.c.stage),
+        ("owner", owner),
+        ("tags", _tags_text(dialect)),
+        ("address.street", c.c.address_street),
+        ("address.city", c.c.address_city),
+        ("address.state", c.c.address_state),
+        ("address.zip", c.c.address_zip),
         ("address.country", c.c.address_country),
     ]
     for network in ("facebook", "instagram", "linkedin", "twitter", "skype"):
         columns.append((f"social.{network}", _json_text(dialect, c.c.social, network)))
     for name in crm.contacts.custom_fields.all():
         columns.append((f"custom.{name}", _json_text(dialect, c.c.custom, name)))
-    columns += [("notes", c.c.notes), ("created_at", c.c.created_at), ("last_activity_at", c.c.last_activity_at)]
+    columns += [
+        ("notes", c.c.notes),
+        ("created_at", c.c.created_at),
+        ("last_activity_at", c.c.last_activity_at),
+    ]
     for name, field in visible_fields(crm, actor).items():
         columns.append((name, field.expression(c)))
     for added in crm.pm.hook.export_columns(crm=crm, actor=actor):

@@ -51,13 +51,18 @@ def escape_cell(value: Any) -> Any:
     return value
 
 
-def _rows(crm: CRM, actor: Actor, params: Mapping[str, Any], limit: int | None) -> Iterator[tuple[list[str], Any]]:
+def _rows(
+    crm: CRM, actor: Actor, params: Mapping[str, Any], limit: int | None
+) -> Iterator[tuple[list[str], Any]]:
     from cultiveat_core.services.listing import parse_query
 
     query = parse_query(crm, actor, params)
     columns = export_columns_for(crm, actor)
-    statement = sa.select(*[expr.label(f"c{i}") for i, (_, expr) in enumerate(columns)]) \
-        .where(query.where()).order_by(c.c.id)
+    statement = (
+        sa.select(*[expr.label(f"c{i}") for i, (_, expr) in enumerate(columns)])
+        .where(query.where())
+        .order_by(c.c.id)
+    )
     if limit is not None:
         statement = statement.limit(limit + 1)
     with crm.engine.connect() as conn:
@@ -87,7 +92,12 @@ def _write_xlsx(header: list[str], rows: Iterator[Any], out: IO[bytes]) -> None:
 
 
 def export_contacts(
-    crm: CRM, actor: Actor, params: Mapping[str, Any], out: IO[bytes], *, format: str = "csv",
+    crm: CRM,
+    actor: Actor,
+    params: Mapping[str, Any],
+    out: IO[bytes],
+    *,
+    format: str = "csv",
     password: str | None = None,
 ) -> ExportResult:
     """Write the contacts matching ``params`` to ``out``; audited as ``contact.export``."""
@@ -117,8 +127,9 @@ def export_contacts(
             import pyzipper
 
             zip_path = os.path.join(work_dir, filename + ".zip")
-            with pyzipper.AESZipFile(zip_path, "w", compression=pyzipper.ZIP_DEFLATED,
-                                     encryption=pyzipper.WZ_AES) as archive:
+            with pyzipper.AESZipFile(
+                zip_path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+            ) as archive:
                 archive.setpassword(password.encode())
                 archive.write(plain_path, arcname=filename)
             plain_path, filename = zip_path, filename + ".zip"
@@ -129,9 +140,25 @@ def export_contacts(
 
     echo = dict(parse_query(crm, actor, params).echo)
     with crm.transaction(actor) as work:
-        work.audit("contact.export", "contact", None, {
-            "format": format, "filter": echo, "rows": counter["rows"], "truncated": counter["truncated"],
-            "encrypted": bool(password)})
-    media = "application/zip" if password else (
-        "text/csv" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        work.audit(
+            "contact.export",
+            "contact",
+            None,
+            {
+                "format": format,
+                "filter": echo,
+                "rows": counter["rows"],
+                "truncated": counter["truncated"],
+                "encrypted": bool(password),
+            },
+        )
+    media = (
+        "application/zip"
+        if password
+        else (
+            "text/csv"
+            if format == "csv"
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    )
     return ExportResult(counter["rows"], bool(counter["truncated"]), filename, media)

@@ -61,7 +61,9 @@ def detect_encoding(sample: bytes) -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if sample.startswith(b"PK\x03\x04") or sample.startswith(b"\xd0\xcf\x11\xe0"):
-        raise FileProblem("this is a spreadsheet (Excel) file, not CSV; save it as CSV (UTF-8) and import that")
+        raise FileProblem(
+            "this is a spreadsheet (Excel) file, not CSV; save it as CSV (UTF-8) and import that"
+        )
     head = sample[:4096]
     if head[1::2].count(0) > len(head) // 4 and head[0::2].count(0) < len(head) // 20:
         return "utf-16-le"
@@ -78,7 +80,9 @@ def detect_encoding(sample: bytes) -> str:
 
     best = from_bytes(sample).best()
     if best is None:
-        raise FileProblem("cannot tell the text encoding of this file; save it as CSV UTF-8 and try again")
+        raise FileProblem(
+            "cannot tell the text encoding of this file; save it as CSV UTF-8 and try again"
+        )
     encoding = best.encoding
     return "cp1252" if encoding in ("latin_1", "iso8859_1", "ascii") else encoding
 
@@ -120,7 +124,9 @@ def open_csv(stream: IO[bytes], *, footer: bool = True) -> CsvSource:
     encoding = detect_encoding(sample)
     stream.seek(0)
     counter = CountingReader(stream)
-    text = io.TextIOWrapper(io.BufferedReader(counter), encoding=encoding, errors="replace", newline="")
+    text = io.TextIOWrapper(
+        io.BufferedReader(counter), encoding=encoding, errors="replace", newline=""
+    )
     decoded_sample = sample.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace")
     delimiter = sniff_delimiter(decoded_sample.lstrip("\ufeff"))
     reader = csv.reader(text, delimiter=delimiter, strict=True)
@@ -131,10 +137,14 @@ def open_csv(stream: IO[bytes], *, footer: bool = True) -> CsvSource:
                 headers = [cell.replace("\ufeff", "").strip() for cell in row]
                 break
     except csv.Error as exc:
-        raise FileProblem(f"the header row cannot be read as CSV ({exc}); check its quotes") from None
+        raise FileProblem(
+            f"the header row cannot be read as CSV ({exc}); check its quotes"
+        ) from None
     if not headers:
         raise FileProblem("the file has no header row")
-    return CsvSource(headers, encoding, delimiter, counter, _records(reader, footer and len(headers) > 1))
+    return CsvSource(
+        headers, encoding, delimiter, counter, _records(reader, footer and len(headers) > 1)
+    )
 
 
 def _records(reader: Iterator[list[str]], footer: bool) -> Iterator[Record]:

@@ -11,11 +11,24 @@ from cultiveat_core.importing.mappers import IGNORE, ImportMapper
 from cultiveat_core.importing.reader import Record
 
 STAGE_SYNONYMS = {
-    "lead": "Cold Lead", "subscriber": "Cold Lead", "new": "Cold Lead", "cold": "Cold Lead",
-    "marketingqualifiedlead": "Qualified", "marketing qualified lead": "Qualified", "mql": "Qualified",
-    "salesqualifiedlead": "Qualified", "sales qualified lead": "Qualified", "sql": "Qualified",
-    "opportunity": "Hot Lead", "hot": "Hot Lead", "warm": "Nurturing", "nurture": "Nurturing",
-    "customer": "Customer", "evangelist": "Customer", "closed lost": "Lost", "lost": "Lost",
+    "lead": "Cold Lead",
+    "subscriber": "Cold Lead",
+    "new": "Cold Lead",
+    "cold": "Cold Lead",
+    "marketingqualifiedlead": "Qualified",
+    "marketing qualified lead": "Qualified",
+    "mql": "Qualified",
+    "salesqualifiedlead": "Qualified",
+    "sales qualified lead": "Qualified",
+    "sql": "Qualified",
+    "opportunity": "Hot Lead",
+    "hot": "Hot Lead",
+    "warm": "Nurturing",
+    "nurture": "Nurturing",
+    "customer": "Customer",
+    "evangelist": "Customer",
+    "closed lost": "Lost",
+    "lost": "Lost",
 }
 
 
@@ -32,7 +45,9 @@ class RowInput:
         if field in self.headers:
             return self.headers[field]
         top = field.split(".", 1)[0].split("[", 1)[0]
-        return self.headers.get(top) or (self.headers.get("name") if field in ("first_name", "last_name") else None)
+        return self.headers.get(top) or (
+            self.headers.get("name") if field in ("first_name", "last_name") else None
+        )
 
 
 def row_problems(record: Record, headers: list[str], encoding: str) -> list[dict[str, Any]]:
@@ -41,36 +56,64 @@ def row_problems(record: Record, headers: list[str], encoding: str) -> list[dict
         return [{"row": record.number, "column": None, "message": record.error}]
     problems = []
     cells = record.cells
-    if len(cells) > len(headers) and any(cell.strip() for cell in cells[len(headers):]):
-        problems.append({"row": record.number, "column": None, "message":
-                         f"has {len(cells)} values but the header has {len(headers)} columns; quote values "
-                         "that contain the delimiter"})
+    if len(cells) > len(headers) and any(cell.strip() for cell in cells[len(headers) :]):
+        problems.append(
+            {
+                "row": record.number,
+                "column": None,
+                "message": f"has {len(cells)} values but the header has {len(headers)} columns; "
+                "quote values "
+                "that contain the delimiter",
+            }
+        )
     elif len(cells) < len(headers):
-        problems.append({"row": record.number, "column": None, "message":
-                         f"has only {len(cells)} values but the header has {len(headers)} columns; check for a "
-                         "missing delimiter or a line break outside quotes"})
-    for index, cell in enumerate(cells[:len(headers)]):
+        problems.append(
+            {
+                "row": record.number,
+                "column": None,
+                "message": f"has only {len(cells)} values but the header has {len(headers)} "
+                "columns; check for a "
+                "missing delimiter or a line break outside quotes",
+            }
+        )
+    for index, cell in enumerate(cells[: len(headers)]):
         if "\x00" in cell:
-            problems.append({"row": record.number, "column": headers[index],
-                             "message": "contains a NUL byte (binary data); remove it"})
+            problems.append(
+                {
+                    "row": record.number,
+                    "column": headers[index],
+                    "message": "contains a NUL byte (binary data); remove it",
+                }
+            )
         elif "\ufffd" in cell:
-            problems.append({"row": record.number, "column": headers[index], "message":
-                             f"has bytes that are not valid {encoding} text; save the file as CSV UTF-8"})
+            problems.append(
+                {
+                    "row": record.number,
+                    "column": headers[index],
+                    "message": f"has bytes that are not valid {encoding} text; "
+                    "save the file as CSV UTF-8",
+                }
+            )
     return problems
 
 
-def to_input(record: Record, headers: list[str], columns: Mapping[int, str], mapper: ImportMapper) -> RowInput:
+def to_input(
+    record: Record, headers: list[str], columns: Mapping[int, str], mapper: ImportMapper
+) -> RowInput:
     data: dict[str, Any] = {}
     address: dict[str, str] = {}
     social: dict[str, str] = {}
     custom: dict[str, str] = {}
     tags: list[str] = []
-    origin: dict[str, str] = {}
+    origin: dict[str, str] = {}  # field -> the header it came from (first mapped column)
+    for index, target in columns.items():
+        origin.setdefault(target, headers[index])
+        origin.setdefault(target.split(".", 1)[0], headers[index])
     full_name: str | None = None
     for index, target in columns.items():
         if target == IGNORE or index >= len(record.cells):
             continue
-        text = record.cells[index].strip()
+        text = record.cells[index].replace("\r\n", "\n").strip()
         if mapper.clean_value is not None and text:
             text = mapper.clean_value(target, text)
         if not text:
@@ -79,17 +122,13 @@ def to_input(record: Record, headers: list[str], columns: Mapping[int, str], map
         bucket = {"address": address, "social": social, "custom": custom}.get(group)
         if bucket is not None:
             bucket.setdefault(part, text)
-            origin.setdefault(group if group == "custom" else target, headers[index])
-            origin.setdefault(target, headers[index])
         elif target == "tags":
             tags += [t for t in text.replace(";", ",").split(",") if t.strip()]
-            origin.setdefault("tags", headers[index])
         elif target == "name":
             full_name = full_name or text
-            origin.setdefault("name", headers[index])
         elif target not in data:
             data[target] = text
-            origin[target] = headers[index]
+            origin[target] = headers[index]  # the column that gave the value, when several map here
     if full_name and not (data.get("first_name") and data.get("last_name")):
         first, _, last = full_name.rpartition(" ") if " " in full_name else (full_name, "", "")
         data.setdefault("first_name", first or full_name)

@@ -25,23 +25,51 @@ CHUNK = 1 << 20
 TASK = "core.import_contacts"
 
 
-def create_record(crm: CRM, actor: Actor, filename: str, size: int, options: ImportOptions,
-                  status: str = "running") -> str:
+def create_record(
+    crm: CRM,
+    actor: Actor,
+    filename: str,
+    size: int,
+    options: ImportOptions,
+    status: str = "running",
+) -> str:
     import_id = str(uuid.uuid4())
     now = utcnow()
     with crm.begin() as conn:
-        conn.execute(imp.insert().values(
-            id=import_id, status=status, filename=filename[:300], size=size, options=options.as_dict(),
-            errors=[], created_by=actor.user_id, created_at=now, updated_at=now))
+        conn.execute(
+            imp.insert().values(
+                id=import_id,
+                status=status,
+                filename=filename[:300],
+                size=size,
+                options=options.as_dict(),
+                errors=[],
+                created_by=actor.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     return import_id
 
 
-def finish_record(crm: CRM, import_id: str, result: ImportResult | None, *, failure: str | None = None) -> None:
-    values: dict[str, Any] = {"status": "failed" if failure else "done", "failure": failure, "updated_at": utcnow()}
+def finish_record(
+    crm: CRM, import_id: str, result: ImportResult | None, *, failure: str | None = None
+) -> None:
+    values: dict[str, Any] = {
+        "status": "failed" if failure else "done",
+        "failure": failure,
+        "updated_at": utcnow(),
+    }
     if result is not None:
-        values.update(created=result.created, updated=result.updated, skipped=result.skipped,
-                      errors=result.errors, error_count=result.error_count, rows_done=result.rows,
-                      source=result.source)
+        values.update(
+            created=result.created,
+            updated=result.updated,
+            skipped=result.skipped,
+            errors=result.errors,
+            error_count=result.error_count,
+            rows_done=result.rows,
+            source=result.source,
+        )
     with crm.begin() as conn:
         conn.execute(imp.update().where(imp.c.id == import_id).values(**values))
         if failure is None:
@@ -55,14 +83,25 @@ def resume_state(crm: CRM, import_id: str) -> tuple[ImportOptions, ImportResult,
     if row is None:
         raise NotFound(f"import {import_id} does not exist")
     opts = row["options"] or {}
-    options = ImportOptions(source=opts.get("source", "auto"), mapping=opts.get("mapping"),
-                            on_duplicate=opts.get("on_duplicate", "skip"), dry_run=bool(opts.get("dry_run")))
-    result = ImportResult(created=row["created"], updated=row["updated"], skipped=row["skipped"],
-                          errors=list(row["errors"] or []), error_count=row["error_count"])
+    options = ImportOptions(
+        source=opts.get("source", "auto"),
+        mapping=opts.get("mapping"),
+        on_duplicate=opts.get("on_duplicate", "skip"),
+        dry_run=bool(opts.get("dry_run")),
+    )
+    result = ImportResult(
+        created=row["created"],
+        updated=row["updated"],
+        skipped=row["skipped"],
+        errors=list(row["errors"] or []),
+        error_count=row["error_count"],
+    )
     return options, result, int(row["rows_done"])
 
 
-def start_upload(crm: CRM, actor: Actor, filename: str, upload: IO[bytes], options: ImportOptions) -> dict[str, Any]:
+def start_upload(
+    crm: CRM, actor: Actor, filename: str, upload: IO[bytes], options: ImportOptions
+) -> dict[str, Any]:
     """Check the file (a file-level problem is a 422 now), store it, queue the job: 202."""
     crm.permissions.require(actor, "contacts.import")
     upload.seek(0, 2)
@@ -73,16 +112,31 @@ def start_upload(crm: CRM, actor: Actor, filename: str, upload: IO[bytes], optio
     import_id = str(uuid.uuid4())
     now = utcnow()
     with crm.transaction(actor) as work:
-        work.conn.execute(imp.insert().values(
-            id=import_id, status="queued", filename=filename[:300], size=size, options=options.as_dict(),
-            errors=[], created_by=actor.user_id, created_at=now, updated_at=now))
+        work.conn.execute(
+            imp.insert().values(
+                id=import_id,
+                status="queued",
+                filename=filename[:300],
+                size=size,
+                options=options.as_dict(),
+                errors=[],
+                created_by=actor.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         seq = 0
         while data := upload.read(CHUNK):
             work.conn.execute(chunks.insert().values(import_id=import_id, seq=seq, data=data))
             seq += 1
         job_id = crm.jobs.enqueue(TASK, {"import_id": import_id}, uow=work)
         work.conn.execute(imp.update().where(imp.c.id == import_id).values(job_id=job_id))
-        work.audit("import.start", "import", import_id, {"filename": filename, "size": size, **options.as_dict()})
+        work.audit(
+            "import.start",
+            "import",
+            import_id,
+            {"filename": filename, "size": size, **options.as_dict()},
+        )
     return get_import(crm, actor, import_id)
 
 
@@ -91,12 +145,17 @@ def import_job(ctx: JobContext, import_id: str) -> dict[str, Any]:
     crm = ctx.crm
     options, result, done = resume_state(crm, import_id)
     with crm.begin() as conn:
-        conn.execute(imp.update().where(imp.c.id == import_id).values(status="running", updated_at=utcnow()))
+        conn.execute(
+            imp.update().where(imp.c.id == import_id).values(status="running", updated_at=utcnow())
+        )
         size = conn.execute(sa.select(imp.c.size).where(imp.c.id == import_id)).scalar_one()
     with tempfile.TemporaryFile() as spool:
         with crm.engine.connect() as conn:
             for (data,) in conn.execution_options(stream_results=True, yield_per=4).execute(
-                    sa.select(chunks.c.data).where(chunks.c.import_id == import_id).order_by(chunks.c.seq)):
+                sa.select(chunks.c.data)
+                .where(chunks.c.import_id == import_id)
+                .order_by(chunks.c.seq)
+            ):
                 spool.write(data)
         spool.seek(0)
 
@@ -104,15 +163,27 @@ def import_job(ctx: JobContext, import_id: str) -> dict[str, Any]:
             ctx.progress(read, total, f"{rows} rows read")
 
         try:
-            result = run_import(crm, ctx.actor, spool, size=size, options=options, import_id=import_id,
-                                resume=result, resume_after=done, progress=progress)
+            result = run_import(
+                crm,
+                ctx.actor,
+                spool,
+                size=size,
+                options=options,
+                import_id=import_id,
+                resume=result,
+                resume_after=done,
+                progress=progress,
+            )
         except PermissionDenied as exc:
             finish_record(crm, import_id, None, failure=exc.message)
             raise
         except Exception as exc:
             with crm.begin() as conn:  # a retry resumes; the status says what happened meanwhile
-                conn.execute(imp.update().where(imp.c.id == import_id)
-                             .values(status="failed", failure=str(exc)[:2000], updated_at=utcnow()))
+                conn.execute(
+                    imp.update()
+                    .where(imp.c.id == import_id)
+                    .values(status="failed", failure=str(exc)[:2000], updated_at=utcnow())
+                )
             raise
     finish_record(crm, import_id, result)
     return result.as_dict()
@@ -135,13 +206,29 @@ def get_import(crm: CRM, actor: Actor, import_id: str) -> dict[str, Any]:
             job = None
     progress = None
     if job is not None:
-        progress = {"done": job["progress_done"], "total": job["progress_total"], "percent": job["percent"],
-                    "message": job["progress_message"], "job_status": job["status"]}
+        progress = {
+            "done": job["progress_done"],
+            "total": job["progress_total"],
+            "percent": job["percent"],
+            "message": job["progress_message"],
+            "job_status": job["status"],
+        }
     return {
-        "id": row["id"], "status": row["status"], "filename": row["filename"], "size": row["size"],
-        "options": row["options"], "source": row["source"], "rows_done": row["rows_done"],
-        "created": row["created"], "updated": row["updated"], "skipped": row["skipped"],
-        "errors": row["errors"], "error_count": row["error_count"], "failure": row["failure"],
-        "job_id": row["job_id"], "progress": progress,
-        "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
+        "id": row["id"],
+        "status": row["status"],
+        "filename": row["filename"],
+        "size": row["size"],
+        "options": row["options"],
+        "source": row["source"],
+        "rows_done": row["rows_done"],
+        "created": row["created"],
+        "updated": row["updated"],
+        "skipped": row["skipped"],
+        "errors": row["errors"],
+        "error_count": row["error_count"],
+        "failure": row["failure"],
+        "job_id": row["job_id"],
+        "progress": progress,
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
     }

@@ -22,7 +22,7 @@ c = tables.contacts
 TIMELINE_PAGE = 25
 
 
-def row_to_activity(row: Mapping[str, Any]) -> Activity:
+def row_to_activity(row: Mapping[Any, Any]) -> Activity:
     return Activity(
         id=row["id"],
         contact_id=row["contact_id"],
@@ -41,7 +41,9 @@ def parse_time(value: Any, field: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError.field(field, f"{value!r} is not an ISO 8601 time, e.g. 2024-01-15T14:45:00Z") from None
+            raise ValidationError.field(
+                field, f"{value!r} is not an ISO 8601 time, e.g. 2024-01-15T14:45:00Z"
+            ) from None
     else:
         raise ValidationError.field(field, "must be an ISO 8601 time string")
     if parsed.tzinfo is None:
@@ -60,13 +62,20 @@ class ActivityService:
             raise ValidationError.field(f"items{where}", "each activity must be an object")
         contact_id = item.get("contact_id")
         if isinstance(contact_id, bool) or not isinstance(contact_id, int):
-            raise ValidationError.field(f"contact_id{where}", "must be the id of a contact (a whole number)")
+            raise ValidationError.field(
+                f"contact_id{where}", "must be the id of a contact (a whole number)"
+            )
         types = self.crm.registry.activity_types
         type_name = item.get("type")
         if type_name not in types:
             raise ValidationError(
-                errors=[FieldError(f"type{where}", f"unknown activity type {type_name!r}; known types: "
-                                   + ", ".join(sorted(types)))],
+                errors=[
+                    FieldError(
+                        f"type{where}",
+                        f"unknown activity type {type_name!r}; known types: "
+                        + ", ".join(sorted(types)),
+                    )
+                ],
                 known_types=sorted(types),
             )
         data = item.get("data") or {}
@@ -77,8 +86,15 @@ class ActivityService:
         if validator is not None:
             data = validator(data)
         occurred = item.get("occurred_at")
-        occurred_at = utcnow() if occurred in (None, "") else parse_time(occurred, f"occurred_at{where}")
-        return {"contact_id": item["contact_id"], "type": type_name, "occurred_at": occurred_at, "data": data}
+        occurred_at = (
+            utcnow() if occurred in (None, "") else parse_time(occurred, f"occurred_at{where}")
+        )
+        return {
+            "contact_id": item["contact_id"],
+            "type": type_name,
+            "occurred_at": occurred_at,
+            "data": data,
+        }
 
     def log(
         self,
@@ -107,13 +123,17 @@ class ActivityService:
             row["created_at"] = now
         with transaction(self.crm, actor, uow) as work:
             contact_ids = {row["contact_id"] for row in rows}
-            present = set(work.conn.execute(sa.select(c.c.id).where(c.c.id.in_(contact_ids))).scalars())
+            present = set(
+                work.conn.execute(sa.select(c.c.id).where(c.c.id.in_(contact_ids))).scalars()
+            )
             missing = sorted(contact_ids - present)
             if missing:
                 raise NotFound(f"contact {missing[0]} does not exist", missing=missing)
-            ids = work.conn.execute(
-                a.insert().returning(a.c.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+            ids = (
+                work.conn.execute(a.insert().returning(a.c.id, sort_by_parameter_order=True), rows)
+                .scalars()
+                .all()
+            )
             latest: dict[int, datetime] = {}
             for row in rows:
                 cid = row["contact_id"]
@@ -122,17 +142,31 @@ class ActivityService:
             work.conn.execute(
                 c.update()
                 .where(c.c.id == sa.bindparam("cid"))
-                .where(sa.or_(c.c.last_activity_at.is_(None), c.c.last_activity_at < sa.bindparam("ts")))
+                .where(
+                    sa.or_(
+                        c.c.last_activity_at.is_(None), c.c.last_activity_at < sa.bindparam("ts")
+                    )
+                )
                 .values(last_activity_at=sa.bindparam("ts")),
                 [{"cid": cid, "ts": ts} for cid, ts in latest.items()],
             )
-            activities = [row_to_activity({**row, "id": id_}) for id_, row in zip(ids, rows, strict=True)]
+            activities = [
+                row_to_activity({**row, "id": id_}) for id_, row in zip(ids, rows, strict=True)
+            ]
             if len(activities) == 1:
-                work.audit("activity.log", "activity", activities[0].id,
-                           {"contact_id": activities[0].contact_id, "type": activities[0].type})
+                work.audit(
+                    "activity.log",
+                    "activity",
+                    activities[0].id,
+                    {"contact_id": activities[0].contact_id, "type": activities[0].type},
+                )
             else:
-                work.audit("activity.log_many", "activity", None,
-                           {"count": len(activities), "first_id": ids[0], "last_id": ids[-1]})
+                work.audit(
+                    "activity.log_many",
+                    "activity",
+                    None,
+                    {"count": len(activities), "first_id": ids[0], "last_id": ids[-1]},
+                )
             for activity in activities:
                 work.emit("activity_logged", activity=activity)
         return activities
@@ -146,18 +180,23 @@ class ActivityService:
         limit: int = TIMELINE_PAGE,
         before: tuple[datetime, int] | None = None,
     ) -> list[Activity]:
-        """Newest first; pass the last item's ``(occurred_at, id)`` as ``before`` for the next page."""
+        """Newest first; the last item's ``(occurred_at, id)`` as ``before`` gives the next page."""
         self.crm.permissions.require(actor, "activities.read")
         query = sa.select(a).where(a.c.contact_id == contact_id)
         if types:
             query = query.where(a.c.type.in_(list(types)))
         if before is not None:
             at, id_ = before
-            query = query.where(sa.or_(a.c.occurred_at < at, sa.and_(a.c.occurred_at == at, a.c.id < id_)))
+            query = query.where(
+                sa.or_(a.c.occurred_at < at, sa.and_(a.c.occurred_at == at, a.c.id < id_))
+            )
         unknown = sorted(set(types) - set(self.crm.registry.activity_types))
         if unknown:
-            raise ValidationError.field("type", f"unknown activity type {unknown[0]!r}; known types: "
-                                        + ", ".join(sorted(self.crm.registry.activity_types)))
+            raise ValidationError.field(
+                "type",
+                f"unknown activity type {unknown[0]!r}; known types: "
+                + ", ".join(sorted(self.crm.registry.activity_types)),
+            )
         query = query.order_by(a.c.occurred_at.desc(), a.c.id.desc()).limit(max(1, min(limit, 200)))
         with self.crm.engine.connect() as conn:
             if conn.execute(sa.select(c.c.id).where(c.c.id == contact_id)).first() is None:
@@ -194,11 +233,15 @@ class NoteService:
         self.crm = crm
 
     def _load(self, conn: sa.Connection, activity_id: int) -> tuple[Activity, int | None]:
-        row = conn.execute(
-            sa.select(a, c.c.owner_id.label("contact_owner"))
-            .join(c, c.c.id == a.c.contact_id)
-            .where(a.c.id == activity_id)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(a, c.c.owner_id.label("contact_owner"))
+                .join(c, c.c.id == a.c.contact_id)
+                .where(a.c.id == activity_id)
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(f"activity {activity_id} does not exist")
         return row_to_activity(row), row["contact_owner"]
@@ -208,8 +251,10 @@ class NoteService:
 
         self.crm.permissions.require(actor, "activities.log")
         if activity.type != "note":
-            raise ValidationError.field("type", f"only notes can be {action}ed; activity "
-                                        f"{activity.id} is a {activity.type!r}")
+            raise ValidationError.field(
+                "type",
+                f"only notes can be {action}ed; activity {activity.id} is a {activity.type!r}",
+            )
         if actor.can(f"activities.{action}_any"):
             return
         mine = actor.user_id is not None and activity.actor_id == actor.user_id
@@ -217,11 +262,18 @@ class NoteService:
         if mine or (action == "edit" and owns_contact):
             return
         who = "its author or the contact's owner" if action == "edit" else "its author"
-        raise PermissionDenied(f"only {who} or an admin may {action} this note",
-                               permission=f"activities.{action}_any")
+        raise PermissionDenied(
+            f"only {who} or an admin may {action} this note", permission=f"activities.{action}_any"
+        )
 
-    def edit(self, actor: Actor, activity_id: int, data: Mapping[str, Any], *,
-             uow: UnitOfWork | None = None) -> Activity:
+    def edit(
+        self,
+        actor: Actor,
+        activity_id: int,
+        data: Mapping[str, Any],
+        *,
+        uow: UnitOfWork | None = None,
+    ) -> Activity:
         from cultiveat_core.defaults.activity_types import validate_note
 
         with transaction(self.crm, actor, uow) as work:
@@ -231,12 +283,22 @@ class NoteService:
                 raise ValidationError.field("data", "must be an object with text, note_type, tags")
             unknown = sorted(set(data) - {"text", "note_type", "tags"})
             if unknown:
-                raise ValidationError.field(unknown[0], "unknown field; notes have text, note_type and tags")
+                raise ValidationError.field(
+                    unknown[0], "unknown field; notes have text, note_type and tags"
+                )
             new_data = validate_note({**note.data, **data})
-            work.conn.execute(tables.activity_revisions.insert().values(
-                activity_id=note.id, data=dict(note.data), edited_by=actor.user_id, edited_at=utcnow()))
+            work.conn.execute(
+                tables.activity_revisions.insert().values(
+                    activity_id=note.id,
+                    data=dict(note.data),
+                    edited_by=actor.user_id,
+                    edited_at=utcnow(),
+                )
+            )
             work.conn.execute(a.update().where(a.c.id == note.id).values(data=new_data))
-            work.audit("note.edit", "activity", note.id, {"before": dict(note.data), "after": new_data})
+            work.audit(
+                "note.edit", "activity", note.id, {"before": dict(note.data), "after": new_data}
+            )
             updated, _ = self._load(work.conn, activity_id)
         return updated
 
@@ -245,8 +307,12 @@ class NoteService:
             note, owner_id = self._load(work.conn, activity_id)
             self._require(actor, note, owner_id, "delete")
             work.conn.execute(a.delete().where(a.c.id == note.id))
-            work.audit("note.delete", "activity", note.id, {"contact_id": note.contact_id,
-                                                            "before": dict(note.data)})
+            work.audit(
+                "note.delete",
+                "activity",
+                note.id,
+                {"contact_id": note.contact_id, "before": dict(note.data)},
+            )
 
     def history(self, actor: Actor, activity_id: int) -> list[dict[str, Any]]:
         """Earlier versions of a note, newest first: ``{data, edited_by, edited_at}``."""
@@ -255,11 +321,21 @@ class NoteService:
         u = tables.users
         with self.crm.engine.connect() as conn:
             self._load(conn, activity_id)
-            rows = conn.execute(
-                sa.select(r.c.data, r.c.edited_at, u.c.email.label("edited_by"))
-                .select_from(r.outerjoin(u, u.c.id == r.c.edited_by))
-                .where(r.c.activity_id == activity_id)
-                .order_by(r.c.edited_at.desc(), r.c.id.desc())
-            ).mappings().all()
-        return [{"data": row["data"], "edited_by": row["edited_by"],
-                 "edited_at": row["edited_at"].isoformat()} for row in rows]
+            rows = (
+                conn.execute(
+                    sa.select(r.c.data, r.c.edited_at, u.c.email.label("edited_by"))
+                    .select_from(r.outerjoin(u, u.c.id == r.c.edited_by))
+                    .where(r.c.activity_id == activity_id)
+                    .order_by(r.c.edited_at.desc(), r.c.id.desc())
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                "data": row["data"],
+                "edited_by": row["edited_by"],
+                "edited_at": row["edited_at"].isoformat(),
+            }
+            for row in rows
+        ]

@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 
 c = tables.contacts
 ct = tables.contact_tags
-SET_ACTIONS = {"set_stage": "stage", "set_owner": "owner", "set_type": "type", "set_channel": "channel"}
+SET_ACTIONS = {
+    "set_stage": "stage",
+    "set_owner": "owner",
+    "set_type": "type",
+    "set_channel": "channel",
+}
 UPDATABLE = ("stage", "owner", "type", "channel", "industry")
 ACTIONS = ("add_tags", "remove_tags", *SET_ACTIONS, "update", "delete")
 MAX_IDS = 10_000
@@ -37,20 +42,26 @@ EVENT_CHUNK = 1000
 
 
 def target_query(crm: CRM, actor: Actor, body: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """(select of contact ids, what was targeted) for ``{"ids": [...]}`` or ``{"filter": {...}}``."""
+    """(select of contact ids, what was targeted) for ``{"ids": [...]}`` or ``{"filter": …}``."""
     from cultiveat_core.services.listing import parse_query
 
     ids, filters = body.get("ids"), body.get("filter")
     if (ids is None) == (filters is None):
-        raise ValidationError.field("ids", "give either ids (a list) or filter (the list's filters)")
+        raise ValidationError.field(
+            "ids", "give either ids (a list) or filter (the list's filters)"
+        )
     if ids is not None:
-        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids
+        ):
             raise ValidationError.field("ids", "must be a list of contact ids")
         if not ids or len(ids) > MAX_IDS:
             raise ValidationError.field("ids", f"give 1 to {MAX_IDS} ids (use filter for more)")
         return sa.select(c.c.id).where(c.c.id.in_(ids)), {"ids": ids}
     if not isinstance(filters, Mapping):
-        raise ValidationError.field("filter", "must be an object of list filters, e.g. {\"stage\": \"Lost\"}")
+        raise ValidationError.field(
+            "filter", 'must be an object of list filters, e.g. {"stage": "Lost"}'
+        )
     query = parse_query(crm, actor, filters)
     return sa.select(c.c.id).where(query.where()), {"filter": dict(query.echo)}
 
@@ -59,15 +70,21 @@ def _check_ownership(conn: sa.Connection, actor: Actor, target: Any, action: str
     if actor.can(f"contacts.{action}_any"):
         return
     others = conn.execute(
-        sa.select(sa.func.count()).select_from(c)
+        sa.select(sa.func.count())
+        .select_from(c)
         .where(c.c.id.in_(target), sa.or_(c.c.owner_id.is_(None), c.c.owner_id != actor.user_id))
     ).scalar_one()
     if others:
-        raise PermissionDenied(f"{others} of the chosen contacts belong to other users; you may {action} "
-                               "only your own (nothing was changed)", permission=f"contacts.{action}_any")
+        raise PermissionDenied(
+            f"{others} of the chosen contacts belong to other users; you may {action} "
+            "only your own (nothing was changed)",
+            permission=f"contacts.{action}_any",
+        )
 
 
-def bulk_action(crm: CRM, actor: Actor, body: Mapping[str, Any], *, uow: UnitOfWork | None = None) -> dict[str, Any]:
+def bulk_action(
+    crm: CRM, actor: Actor, body: Mapping[str, Any], *, uow: UnitOfWork | None = None
+) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise ValidationError.field("body", "must be an object with action and ids or filter")
     action = body.get("action")
@@ -79,23 +96,41 @@ def bulk_action(crm: CRM, actor: Actor, body: Mapping[str, Any], *, uow: UnitOfW
     with transaction(crm, actor, uow) as work:
         conn = work.conn
         _check_ownership(conn, actor, target, kind)
-        ids = list(conn.execute(target.order_by(c.c.id)).scalars()) if _listened(crm, kind) else None
+        ids = (
+            list(conn.execute(target.order_by(c.c.id)).scalars()) if _listened(crm, kind) else None
+        )
         before = _snapshot(crm, conn, ids)
         if action == "delete":
             count = conn.execute(c.delete().where(c.c.id.in_(target))).rowcount
         elif action in ("add_tags", "remove_tags"):
             count = _tag_action(conn, action, body, target)
         else:
-            fields = {SET_ACTIONS[action]: body.get("value")} if action in SET_ACTIONS else body.get("fields")
+            fields = (
+                {SET_ACTIONS[action]: body.get("value")}
+                if action in SET_ACTIONS
+                else body.get("fields")
+            )
             count = _field_action(crm, conn, fields, target)
-        work.audit(f"contact.bulk_{action}", "contact", None,
-                   {**described, "count": count, **{k: body[k] for k in ("tags", "value", "fields") if k in body}})
+        work.audit(
+            f"contact.bulk_{action}",
+            "contact",
+            None,
+            {
+                **described,
+                "count": count,
+                **{k: body[k] for k in ("tags", "value", "fields") if k in body},
+            },
+        )
         _emit(crm, work, conn, kind, ids, before)
     return {"action": action, "count": count}
 
 
 def _listened(crm: CRM, kind: str) -> bool:
-    names = ("contact_deleted", "contacts_deleted") if kind == "delete" else ("contact_updated", "contacts_updated")
+    names = (
+        ("contact_deleted", "contacts_deleted")
+        if kind == "delete"
+        else ("contact_updated", "contacts_updated")
+    )
     return any(implementations(crm.pm, n) for n in names)
 
 
@@ -104,12 +139,18 @@ def _snapshot(crm: CRM, conn: sa.Connection, ids: list[int] | None) -> dict[int,
         return {}
     found: dict[int, Any] = {}
     for start in range(0, len(ids), EVENT_CHUNK):
-        found.update({x.id: x for x in crm.contacts.load(conn, ids[start:start + EVENT_CHUNK])})
+        found.update({x.id: x for x in crm.contacts.load(conn, ids[start : start + EVENT_CHUNK])})
     return found
 
 
-def _emit(crm: CRM, work: UnitOfWork, conn: sa.Connection, kind: str, ids: list[int] | None,
-          before: dict[int, Any]) -> None:
+def _emit(
+    crm: CRM,
+    work: UnitOfWork,
+    conn: sa.Connection,
+    kind: str,
+    ids: list[int] | None,
+    before: dict[int, Any],
+) -> None:
     """Per-contact events (batched by the dispatcher) only when some plugin listens."""
     from cultiveat_core.services.contacts import contact_values
 
@@ -122,7 +163,9 @@ def _emit(crm: CRM, work: UnitOfWork, conn: sa.Connection, kind: str, ids: list[
     after = _snapshot(crm, conn, ids)
     for contact_id, new in after.items():
         old_values, new_values = contact_values(before[contact_id]), contact_values(new)
-        changes = {k: (old_values.get(k), v) for k, v in new_values.items() if old_values.get(k) != v}
+        changes = {
+            k: (old_values.get(k), v) for k, v in new_values.items() if old_values.get(k) != v
+        }
         if changes:
             work.emit("contact_updated", contact=new, changes=changes)
 
@@ -138,22 +181,34 @@ def _tag_action(conn: sa.Connection, action: str, body: Mapping[str, Any], targe
         now = utcnow()
         for tag_id in ids.values():
             already = sa.select(ct.c.contact_id).where(ct.c.tag_id == tag_id)
-            rows = (sa.select(c.c.id, sa.literal(tag_id), sa.literal("manual"), sa.literal(now, ct.c.created_at.type))
-                    .where(c.c.id.in_(target), c.c.id.not_in(already)))
+            rows = sa.select(
+                c.c.id,
+                sa.literal(tag_id),
+                sa.literal("manual"),
+                sa.literal(now, ct.c.created_at.type),
+            ).where(c.c.id.in_(target), c.c.id.not_in(already))
             touched += conn.execute(
-                ct.insert().from_select(["contact_id", "tag_id", "source", "created_at"], rows)).rowcount
+                ct.insert().from_select(["contact_id", "tag_id", "source", "created_at"], rows)
+            ).rowcount
     else:
         t = tables.tags
-        tag_filter = ct.c.tag_id.in_(sa.select(t.c.id).where(t.c.name_key.in_([n.lower() for n in names])))
+        tag_filter = ct.c.tag_id.in_(
+            sa.select(t.c.id).where(t.c.name_key.in_([n.lower() for n in names]))
+        )
         affected = sa.select(ct.c.contact_id).where(tag_filter, ct.c.contact_id.in_(target))
         # the filter may name the removed tag itself: mark the affected rows before the delete
         # (a NULL search document) and refresh exactly those afterwards
-        conn.execute(c.update().where(c.c.id.in_(affected))
-                     .values(search_doc=None, version=c.c.version + 1, updated_at=utcnow()))
+        conn.execute(
+            c.update()
+            .where(c.c.id.in_(affected))
+            .values(search_doc=None, version=c.c.version + 1, updated_at=utcnow())
+        )
         touched = conn.execute(ct.delete().where(tag_filter, ct.c.contact_id.in_(target))).rowcount
         refresh_search_docs(conn, sa.select(c.c.id).where(c.c.search_doc.is_(None)))
         return int(touched)
-    conn.execute(c.update().where(c.c.id.in_(target)).values(version=c.c.version + 1, updated_at=utcnow()))
+    conn.execute(
+        c.update().where(c.c.id.in_(target)).values(version=c.c.version + 1, updated_at=utcnow())
+    )
     refresh_search_docs(conn, target)
     return int(touched)
 
@@ -165,5 +220,10 @@ def _field_action(crm: CRM, conn: sa.Connection, fields: Any, target: Any) -> in
     if unknown:
         raise ValidationError.field(unknown[0], f"bulk update sets only: {', '.join(UPDATABLE)}")
     values = crm.contacts.clean(conn, dict(fields), partial=True)
-    return int(conn.execute(c.update().where(c.c.id.in_(target))
-                            .values(**values, version=c.c.version + 1, updated_at=utcnow())).rowcount)
+    return int(
+        conn.execute(
+            c.update()
+            .where(c.c.id.in_(target))
+            .values(**values, version=c.c.version + 1, updated_at=utcnow())
+        ).rowcount
+    )

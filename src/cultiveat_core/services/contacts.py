@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +56,18 @@ CHOICES: dict[str, tuple[str, ...]] = {"stage": STAGES, "type": CONTACT_TYPES, "
 SEARCHED_FIELDS = {"first_name", "last_name", "email", "company", "position"}
 ADDRESS_LIMITS = {"street": 200, "city": 100, "state": 100, "zip": 20, "country": 60}
 WRITABLE = (
-    "email", "first_name", "last_name", "phone", *TEXT_FIELDS, "company_size", "owner",
-    "owner_id", "tags", "address", "social", "custom",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    *TEXT_FIELDS,
+    "company_size",
+    "owner",
+    "owner_id",
+    "tags",
+    "address",
+    "social",
+    "custom",
 )
 
 
@@ -64,7 +75,9 @@ def company_key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
-def row_to_contact(row: Mapping[str, Any], tags: Sequence[str] = (), owner: str | None = None) -> Contact:
+def row_to_contact(
+    row: Mapping[Any, Any], tags: Sequence[str] = (), owner: str | None = None
+) -> Contact:
     return Contact(
         id=row["id"],
         email=row["email"],
@@ -111,24 +124,28 @@ class ContactService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def load(self, conn: sa.Connection, ids: Iterable[int]) -> list[Contact]:
+    def load(self, conn: sa.Connection, ids: Iterable[int]) -> builtins.list[Contact]:
         """Contacts by id (in the given order), with their tags and owner, in two queries."""
         ids = list(ids)
         if not ids:
             return []
         u = tables.users
-        rows = conn.execute(
-            sa.select(c, u.c.email.label("owner_email"))
-            .select_from(c.outerjoin(u, u.c.id == c.c.owner_id))
-            .where(c.c.id.in_(ids))
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(c, u.c.email.label("owner_email"))
+                .select_from(c.outerjoin(u, u.c.id == c.c.owner_id))
+                .where(c.c.id.in_(ids))
+            )
+            .mappings()
+            .all()
+        )
         tag_rows = conn.execute(
             sa.select(tables.contact_tags.c.contact_id, tables.tags.c.name)
             .join(tables.tags, tables.tags.c.id == tables.contact_tags.c.tag_id)
             .where(tables.contact_tags.c.contact_id.in_(ids))
             .order_by(tables.contact_tags.c.created_at, tables.tags.c.name)
         ).all()
-        tags: dict[int, list[str]] = {}
+        tags: dict[int, builtins.list[str]] = {}
         for contact_id, name in tag_rows:
             tags.setdefault(contact_id, []).append(name)
         by_id = {r["id"]: row_to_contact(r, tags.get(r["id"], ()), r["owner_email"]) for r in rows}
@@ -145,7 +162,9 @@ class ContactService:
             raise NotFound(f"contact {contact_id} does not exist")
         return found[0]
 
-    def list(self, actor: Actor, *, limit: int = 50, after_id: int | None = None) -> list[Contact]:
+    def list(
+        self, actor: Actor, *, limit: int = 50, after_id: int | None = None
+    ) -> builtins.list[Contact]:
         self.crm.permissions.require(actor, "contacts.read")
         query = sa.select(c.c.id).order_by(c.c.id).limit(max(1, min(limit, 500)))
         if after_id is not None:
@@ -165,14 +184,19 @@ class ContactService:
     # -- validation --------------------------------------------------------------------------
 
     def clean(
-        self, conn: sa.Connection, data: Mapping[str, Any], *, partial: bool,
-        definitions: Mapping[str, CustomField] | None = None, owners: dict[Any, int | None] | None = None,
+        self,
+        conn: sa.Connection,
+        data: Mapping[str, Any],
+        *,
+        partial: bool,
+        definitions: Mapping[str, CustomField] | None = None,
+        owners: dict[Any, int | None] | None = None,
     ) -> dict[str, Any]:
         """Validate ``data`` into column values; raise ValidationError listing every problem."""
         if not isinstance(data, Mapping):
             raise ValidationError.field("body", "must be an object of contact fields")
         unknown = sorted(set(data) - set(WRITABLE))
-        errors: list[FieldError] = [
+        errors: builtins.list[FieldError] = [
             FieldError(name, f"unknown field; writable fields are: {', '.join(WRITABLE)}")
             for name in unknown
         ]
@@ -194,16 +218,23 @@ class ContactService:
                 if canonical is not None:
                     values[name] = canonical
                 elif name == "stage":
-                    errors.append(FieldError("stage", f"{values[name]!r} is not a stage; use one of: "
-                                             + ", ".join(STAGES)))
+                    errors.append(
+                        FieldError(
+                            "stage",
+                            f"{values[name]!r} is not a stage; use one of: " + ", ".join(STAGES),
+                        )
+                    )
         if not partial and not values.get("stage") and not any(e.field == "stage" for e in errors):
             values["stage"] = DEFAULT_STAGE
         if "company_size" in data:
             size = data["company_size"]
             if size in (None, ""):
                 values["company_size"] = None
-            elif isinstance(size, bool) or not isinstance(size, int | str) \
-                    or not str(size).strip().replace(",", "").isdigit():
+            elif (
+                isinstance(size, bool)
+                or not isinstance(size, int | str)
+                or not str(size).strip().replace(",", "").isdigit()
+            ):
                 errors.append(FieldError("company_size", "must be a whole number of employees"))
             else:
                 values["company_size"] = int(str(size).strip().replace(",", ""))
@@ -213,18 +244,30 @@ class ContactService:
                 values["owner_id"] = owners[owner]
             else:
                 values["owner_id"] = self._owner_id(conn, owner, errors)
-                if owners is not None and isinstance(owner, int | str) and values["owner_id"] is not None:
+                if (
+                    owners is not None
+                    and isinstance(owner, int | str)
+                    and values["owner_id"] is not None
+                ):
                     owners[owner] = values["owner_id"]
         if "address" in data:
             address = data["address"] or {}
             if not isinstance(address, Mapping):
-                errors.append(FieldError("address", f"must be an object with {', '.join(ADDRESS_PARTS)}"))
+                errors.append(
+                    FieldError("address", f"must be an object with {', '.join(ADDRESS_PARTS)}")
+                )
             else:
                 for part in address:
                     if part not in ADDRESS_PARTS:
-                        errors.append(FieldError(f"address.{part}", f"unknown part; use {', '.join(ADDRESS_PARTS)}"))
-                parts = {p: clean_text(address.get(p), f"address.{p}", ADDRESS_LIMITS[p], errors)
-                         for p in ADDRESS_PARTS}
+                        errors.append(
+                            FieldError(
+                                f"address.{part}", f"unknown part; use {', '.join(ADDRESS_PARTS)}"
+                            )
+                        )
+                parts = {
+                    p: clean_text(address.get(p), f"address.{p}", ADDRESS_LIMITS[p], errors)
+                    for p in ADDRESS_PARTS
+                }
                 for part, value in check_address(parts, errors).items():
                     values[f"address_{part}"] = value
         if data.get("phone") not in (None, ""):
@@ -238,16 +281,21 @@ class ContactService:
         if "social" in data:
             social = data["social"] or {}
             if not isinstance(social, Mapping) or any(k not in SOCIAL_NETWORKS for k in social):
-                errors.append(FieldError("social", f"must be an object with {', '.join(SOCIAL_NETWORKS)}"))
+                errors.append(
+                    FieldError("social", f"must be an object with {', '.join(SOCIAL_NETWORKS)}")
+                )
             else:
                 values["social"] = {
                     k: check_url(v, f"social.{k}", errors) if isinstance(v, str) else None
-                    for k, v in social.items() if v not in (None, "")
+                    for k, v in social.items()
+                    if v not in (None, "")
                 }
         if "custom" in data:
             if definitions is None:
                 definitions = self.custom_fields.all(conn)
-            cleaned = CustomFieldService.clean_values(definitions, data["custom"], errors, partial=partial)
+            cleaned = CustomFieldService.clean_values(
+                definitions, data["custom"], errors, partial=partial
+            )
             if cleaned is not None:
                 values["custom"] = cleaned
         elif not partial:
@@ -260,14 +308,18 @@ class ContactService:
             raise ValidationError(errors)
         return values
 
-    def _owner_id(self, conn: sa.Connection, owner: Any, errors: list[FieldError]) -> int | None:
+    def _owner_id(
+        self, conn: sa.Connection, owner: Any, errors: builtins.list[FieldError]
+    ) -> int | None:
         if owner in (None, ""):
             return None
         u = tables.users
         column = u.c.id if isinstance(owner, int) else u.c.email
         found = conn.execute(sa.select(u.c.id).where(column == owner)).scalar()
         if found is None:
-            errors.append(FieldError("owner", f"no user {owner!r}; give an existing user's email or id"))
+            errors.append(
+                FieldError("owner", f"no user {owner!r}; give an existing user's email or id")
+            )
         return found
 
     def _company_id(self, conn: sa.Connection, name: str | None) -> int | None:
@@ -279,53 +331,81 @@ class ContactService:
         wanted = {company_key(n): n for n in names if n}
         if not wanted:
             return {}
-        found = dict(conn.execute(sa.select(co.c.name_key, co.c.id).where(co.c.name_key.in_(wanted))).all())
-        missing = [{"name": wanted[k], "name_key": k, "created_at": utcnow()} for k in wanted if k not in found]
+        found = dict(
+            conn.execute(sa.select(co.c.name_key, co.c.id).where(co.c.name_key.in_(wanted))).all()
+        )
+        missing = [
+            {"name": wanted[k], "name_key": k, "created_at": utcnow()}
+            for k in wanted
+            if k not in found
+        ]
         if missing:
             insert_missing(conn, co, missing)
-            found.update(conn.execute(
-                sa.select(co.c.name_key, co.c.id).where(co.c.name_key.in_([m["name_key"] for m in missing]))
-            ).all())
+            found.update(
+                conn.execute(
+                    sa.select(co.c.name_key, co.c.id).where(
+                        co.c.name_key.in_([m["name_key"] for m in missing])
+                    )
+                ).all()
+            )
         return found
 
     def _tag_ids(self, conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
         return tag_ids(conn, names)
 
-    def _set_tags(self, conn: sa.Connection, contact_id: int, names: Sequence[str], source: str) -> None:
+    def _set_tags(
+        self, conn: sa.Connection, contact_id: int, names: Sequence[str], source: str
+    ) -> None:
         ct = tables.contact_tags
         keep = [n.lower() for n in names]
-        stale = sa.select(tables.tags.c.id).where(tables.tags.c.name_key.in_(keep)) if keep else None
+        stale = (
+            sa.select(tables.tags.c.id).where(tables.tags.c.name_key.in_(keep)) if keep else None
+        )
         delete = ct.delete().where(ct.c.contact_id == contact_id)
         if stale is not None:
             delete = delete.where(ct.c.tag_id.not_in(stale))
         conn.execute(delete)
         add_tags(conn, {contact_id: names}, source)
 
-    def _add_tags(self, conn: sa.Connection, names_by_contact: Mapping[int, Sequence[str]], source: str) -> None:
+    def _add_tags(
+        self, conn: sa.Connection, names_by_contact: Mapping[int, Sequence[str]], source: str
+    ) -> None:
         add_tags(conn, names_by_contact, source)
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create(self, actor: Actor, data: Mapping[str, Any], *, uow: UnitOfWork | None = None) -> Contact:
+    def create(
+        self, actor: Actor, data: Mapping[str, Any], *, uow: UnitOfWork | None = None
+    ) -> Contact:
         self.crm.permissions.require(actor, "contacts.create")
         with transaction(self.crm, actor, uow) as work:
             values = self.clean(work.conn, data, partial=False)
-            corrected = self.crm.pm.hook.contact_pre_save(crm=self.crm, contact=None, changes=values)
+            corrected = self.crm.pm.hook.contact_pre_save(
+                crm=self.crm, contact=None, changes=values
+            )
             if corrected is not None:
                 values = corrected
-            existing = work.conn.execute(sa.select(c.c.id).where(c.c.email_key == values["email_key"])).scalar()
+            existing = work.conn.execute(
+                sa.select(c.c.id).where(c.c.email_key == values["email_key"])
+            ).scalar()
             if existing is not None:
-                raise Conflict(f"a contact with email {values['email']} already exists (id {existing})",
-                               existing_id=existing)
+                raise Conflict(
+                    f"a contact with email {values['email']} already exists (id {existing})",
+                    existing_id=existing,
+                )
             tag_names = values.pop("tags", [])
             values["custom"] = {k: v for k, v in values.get("custom", {}).items() if v is not None}
             if "owner_id" not in values and actor.user_id is not None:
                 values["owner_id"] = actor.user_id
             values["company_id"] = self._company_id(work.conn, values.get("company"))
             now = utcnow()
-            contact_id = work.conn.execute(
-                c.insert().values(**values, version=1, created_by=actor.user_id, created_at=now, updated_at=now)
-            ).inserted_primary_key[0]
+            inserted = work.conn.execute(
+                c.insert().values(
+                    **values, version=1, created_by=actor.user_id, created_at=now, updated_at=now
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            contact_id = int(inserted[0])
             add_tags(work.conn, {contact_id: tag_names}, "manual")
             add_tags(work.conn, {contact_id: initial_tags(values)}, "auto")
             refresh_search_docs(work.conn, [contact_id])
@@ -335,32 +415,48 @@ class ContactService:
         return contact
 
     def create_many(
-        self, actor: Actor, items: Sequence[Mapping[str, Any]], *, source: str = "manual",
+        self,
+        actor: Actor,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        source: str = "manual",
         uow: UnitOfWork | None = None,
-    ) -> list[Contact]:
+    ) -> builtins.list[Contact]:
         """Create many contacts in one transaction (all or none); ``contacts_created`` fires once.
 
         A ``ValidationError`` names the failing item (``row`` is its 1-based position).
         """
         self.crm.permissions.require(actor, "contacts.create")
         with transaction(self.crm, actor, uow) as work:
-            rows: list[dict[str, Any]] = []
-            tags: list[list[str]] = []
+            rows: builtins.list[dict[str, Any]] = []
+            tags: builtins.list[builtins.list[str]] = []
             seen: dict[str, int] = {}
             definitions = self.custom_fields.all(work.conn)
             owners: dict[Any, int | None] = {}
             for index, item in enumerate(items, start=1):
                 try:
-                    values = self.clean(work.conn, item, partial=False, definitions=definitions,
-                                        owners=owners)
+                    values = self.clean(
+                        work.conn, item, partial=False, definitions=definitions, owners=owners
+                    )
                 except ValidationError as exc:
-                    raise ValidationError(errors=[attrs_evolve_row(e, index) for e in exc.errors]) from None
+                    raise ValidationError(
+                        errors=[attrs_evolve_row(e, index) for e in exc.errors]
+                    ) from None
                 if values["email_key"] in seen:
-                    raise ValidationError(errors=[FieldError(
-                        "email", f"duplicate of item {seen[values['email_key']]} in the same batch", index)])
+                    raise ValidationError(
+                        errors=[
+                            FieldError(
+                                "email",
+                                f"duplicate of item {seen[values['email_key']]} in the same batch",
+                                index,
+                            )
+                        ]
+                    )
                 seen[values["email_key"]] = index
                 tags.append(values.pop("tags", []))
-                values["custom"] = {k: v for k, v in values.get("custom", {}).items() if v is not None}
+                values["custom"] = {
+                    k: v for k, v in values.get("custom", {}).items() if v is not None
+                }
                 values.setdefault("owner_id", actor.user_id)
                 rows.append(values)
             clash = work.conn.execute(
@@ -373,20 +469,37 @@ class ContactService:
             columns = {col.name for col in c.columns} - {"id"}
             full_rows = []
             for row in rows:
-                row["company_id"] = companies.get(company_key(row["company"])) if row.get("company") else None
+                row["company_id"] = (
+                    companies.get(company_key(row["company"])) if row.get("company") else None
+                )
                 full = dict.fromkeys(columns)
-                full.update({"social": {}, "custom": {}, **row}, version=1, created_by=actor.user_id,
-                            created_at=now, updated_at=now)
+                full.update(
+                    {"social": {}, "custom": {}, **row},
+                    version=1,
+                    created_by=actor.user_id,
+                    created_at=now,
+                    updated_at=now,
+                )
                 full_rows.append(full)
-            ids = work.conn.execute(
-                c.insert().returning(c.c.id, sort_by_parameter_order=True), full_rows
-            ).scalars().all()
+            ids = (
+                work.conn.execute(
+                    c.insert().returning(c.c.id, sort_by_parameter_order=True), full_rows
+                )
+                .scalars()
+                .all()
+            )
             add_tags(work.conn, {cid: t for cid, t in zip(ids, tags, strict=True) if t}, source)
-            add_tags(work.conn, {cid: initial_tags(r) for cid, r in zip(ids, rows, strict=True)}, "auto")
+            add_tags(
+                work.conn, {cid: initial_tags(r) for cid, r in zip(ids, rows, strict=True)}, "auto"
+            )
             refresh_search_docs(work.conn, ids)
             contacts = self.load(work.conn, ids)
-            work.audit("contact.create_many", "contact", None,
-                       {"count": len(ids), "ids": list(ids), "source": source})
+            work.audit(
+                "contact.create_many",
+                "contact",
+                None,
+                {"count": len(ids), "ids": list(ids), "source": source},
+            )
             for contact in contacts:
                 work.emit("contact_created", contact=contact)
         return contacts
@@ -400,7 +513,7 @@ class ContactService:
         expected_version: int | None = None,
         uow: UnitOfWork | None = None,
     ) -> Contact:
-        """Apply ``data``; with ``expected_version`` (from If-Match) refuse a stale write with 412."""
+        """Apply ``data``; with ``expected_version`` (If-Match) a stale write is refused (412)."""
         self.crm.permissions.require(actor, "contacts.update")
         with transaction(self.crm, actor, uow) as work:
             before = self.load(work.conn, [contact_id])
@@ -420,11 +533,15 @@ class ContactService:
                 values = corrected
             if "email_key" in values:
                 clash = work.conn.execute(
-                    sa.select(c.c.id).where(c.c.email_key == values["email_key"], c.c.id != contact_id)
+                    sa.select(c.c.id).where(
+                        c.c.email_key == values["email_key"], c.c.id != contact_id
+                    )
                 ).scalar()
                 if clash is not None:
-                    raise Conflict(f"another contact (id {clash}) already has email {values['email']}",
-                                   existing_id=clash)
+                    raise Conflict(
+                        f"another contact (id {clash}) already has email {values['email']}",
+                        existing_id=clash,
+                    )
             tag_names = values.pop("tags", None)
             if "custom" in values:
                 merged_custom = {**old.custom, **values["custom"]}
@@ -439,7 +556,9 @@ class ContactService:
                 .values(**values, version=old.version + 1, updated_at=utcnow())
             )
             if result.rowcount != 1:
-                raise PreconditionFailed(f"contact {contact_id} was changed by someone else; reload it")
+                raise PreconditionFailed(
+                    f"contact {contact_id} was changed by someone else; reload it"
+                )
             if tag_names is not None:
                 self._set_tags(work.conn, contact_id, tag_names, "manual")
             if tag_names is not None or SEARCHED_FIELDS & set(values):
@@ -452,8 +571,12 @@ class ContactService:
                 if before_values.get(k) != after_values[k]
             }
             if changes:
-                work.audit("contact.update", "contact", contact_id,
-                           {k: {"before": b, "after": a} for k, (b, a) in changes.items()})
+                work.audit(
+                    "contact.update",
+                    "contact",
+                    contact_id,
+                    {k: {"before": b, "after": a} for k, (b, a) in changes.items()},
+                )
                 work.emit("contact_updated", contact=new, changes=changes)
         return new
 
@@ -465,6 +588,8 @@ class ContactService:
                 raise NotFound(f"contact {contact_id} does not exist")
             self.crm.permissions.require_contact(actor, "delete", found[0].owner_id)
             work.conn.execute(c.delete().where(c.c.id == contact_id))
-            work.audit("contact.delete", "contact", contact_id, {"before": contact_values(found[0])})
+            work.audit(
+                "contact.delete", "contact", contact_id, {"before": contact_values(found[0])}
+            )
             work.emit("contact_deleted", contact=found[0])
         return found[0]

@@ -74,7 +74,9 @@ class CustomField:
         if self.type == "choice":
             by_lower = {c.lower(): c for c in self.choices}
             if str(value).strip().lower() not in by_lower:
-                errors.append(FieldError(field, f"{value!r} is not one of: {', '.join(self.choices)}"))
+                errors.append(
+                    FieldError(field, f"{value!r} is not one of: {', '.join(self.choices)}")
+                )
                 return None
             return by_lower[str(value).strip().lower()]
         text = str(value).replace("\x00", "").strip()
@@ -84,9 +86,15 @@ class CustomField:
         return text
 
 
-def _row(row: Mapping[str, Any]) -> CustomField:
-    return CustomField(row["name"], row["label"], row["type"], tuple(row["choices"] or ()),
-                       bool(row["required"]), row["plugin"])
+def _row(row: Any) -> CustomField:
+    return CustomField(
+        row["name"],
+        row["label"],
+        row["type"],
+        tuple(row["choices"] or ()),
+        bool(row["required"]),
+        row["plugin"],
+    )
 
 
 class CustomFieldService:
@@ -101,14 +109,26 @@ class CustomFieldService:
             return {r["name"]: _row(r) for r in own.execute(query).mappings()}
 
     def define(
-        self, actor: Actor, name: str, label: str, type: str = "text", *, choices: Sequence[str] = (),
-        required: bool = False, plugin: str | None = None, uow: UnitOfWork | None = None,
+        self,
+        actor: Actor,
+        name: str,
+        label: str,
+        type: str = "text",
+        *,
+        choices: Sequence[str] = (),
+        required: bool = False,
+        plugin: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> CustomField:
         """Declare a field (admins through the API, plugins at install time with ``plugin=``)."""
         self.crm.permissions.require(actor, "contacts.custom_fields")
         errors: list[FieldError] = []
         if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
-            errors.append(FieldError("name", "use lower-case letters, digits and _ (start with a letter, ≤64)"))
+            errors.append(
+                FieldError(
+                    "name", "use lower-case letters, digits and _ (start with a letter, ≤64)"
+                )
+            )
         if not isinstance(label, str) or not label.strip() or len(label) > 200:
             errors.append(FieldError("label", "a label of 1-200 characters is required"))
         if type not in FIELD_TYPES:
@@ -117,7 +137,9 @@ class CustomFieldService:
             errors.append(FieldError("choices", "a choice field needs a list of choices"))
         if errors:
             raise ValidationError(errors)
-        field = CustomField(name, label.strip(), type, tuple(str(c) for c in choices), required, plugin)
+        field = CustomField(
+            name, label.strip(), type, tuple(str(c) for c in choices), required, plugin
+        )
         with transaction(self.crm, actor, uow) as work:
             if work.conn.execute(sa.select(cf.c.name).where(cf.c.name == name)).first() is not None:
                 raise Conflict(f"custom field {name!r} already exists")
@@ -134,8 +156,13 @@ class CustomFieldService:
             work.audit("custom_field.remove", "custom_field", name, {})
 
     @staticmethod
-    def clean_values(definitions: Mapping[str, CustomField], data: Any, errors: list[FieldError],
-                     *, partial: bool) -> dict[str, Any] | None:
+    def clean_values(
+        definitions: Mapping[str, CustomField],
+        data: Any,
+        errors: list[FieldError],
+        *,
+        partial: bool,
+    ) -> dict[str, Any] | None:
         if not isinstance(data, Mapping):
             errors.append(FieldError("custom", "must be an object of custom field values"))
             return None
@@ -143,7 +170,9 @@ class CustomFieldService:
         for key, value in data.items():
             if key not in definitions:
                 known = ", ".join(definitions) or "none are defined yet"
-                errors.append(FieldError(f"custom.{key}", f"unknown custom field; defined fields: {known}"))
+                errors.append(
+                    FieldError(f"custom.{key}", f"unknown custom field; defined fields: {known}")
+                )
                 continue
             before = len(errors)
             cleaned = definitions[key].clean(value, errors)

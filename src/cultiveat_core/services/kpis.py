@@ -30,7 +30,11 @@ def month_key(moment: datetime) -> str:
 
 
 def previous_month(moment: datetime) -> str:
-    return f"{moment.year - 1:04d}-12" if moment.month == 1 else f"{moment.year:04d}-{moment.month - 1:02d}"
+    return (
+        f"{moment.year - 1:04d}-12"
+        if moment.month == 1
+        else f"{moment.year:04d}-{moment.month - 1:02d}"
+    )
 
 
 def contact_kpis(crm: CRM, actor: Actor) -> dict[str, Any]:
@@ -40,9 +44,14 @@ def contact_kpis(crm: CRM, actor: Actor) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with crm.engine.connect() as conn:
         by_month = dict(conn.execute(sa.select(counts.c.month, counts.c.total)).all())
-        hot = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)
-                           .where(tables.contacts.c.stage == HOT_LEAD)).scalar_one()
-        companies = conn.execute(sa.select(sa.func.count()).select_from(tables.companies)).scalar_one()
+        hot = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(tables.contacts)
+            .where(tables.contacts.c.stage == HOT_LEAD)
+        ).scalar_one()
+        companies = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.companies)
+        ).scalar_one()
         result = {
             "total_contacts": {
                 "all": int(sum(by_month.values())),

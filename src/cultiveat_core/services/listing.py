@@ -34,8 +34,17 @@ PAGE_SIZE = 50
 MAX_PAGE = 500
 STALE_AFTER = timedelta(days=30)
 MULTI = ("stage", "company", "type", "channel", "owner", "industry", "tag")
-SINGLE = ("q", "size_min", "size_max", "created_from", "created_to", "last_activity_from",
-          "last_activity_to", "stale", "id")
+SINGLE = (
+    "q",
+    "size_min",
+    "size_max",
+    "created_from",
+    "created_to",
+    "last_activity_from",
+    "last_activity_to",
+    "stale",
+    "id",
+)
 PAGING = ("sort", "limit", "cursor", "after")
 # sortable column -> (expression, may be NULL)
 SORTS: dict[str, tuple[Any, bool]] = {
@@ -61,7 +70,7 @@ DEFAULT_SORT = "-created_at"
 
 @attrs.frozen
 class ContactQuery:
-    """A parsed filter: ``conditions`` are SQL over ``core_contacts``; ``echo`` is what was asked."""
+    """A parsed filter: ``conditions`` (SQL over ``core_contacts``) and ``echo`` (the ask)."""
 
     conditions: tuple[Any, ...]
     echo: Mapping[str, Any]
@@ -85,7 +94,9 @@ def _values(params: Mapping[str, Any], name: str) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip() != ""]
 
 
-def _moment(value: str, field: str, errors: list[FieldError], *, end: bool = False) -> datetime | None:
+def _moment(
+    value: str, field: str, errors: list[FieldError], *, end: bool = False
+) -> datetime | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
@@ -94,7 +105,9 @@ def _moment(value: str, field: str, errors: list[FieldError], *, end: bool = Fal
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
-        errors.append(FieldError(field, f"{value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time"))
+        errors.append(
+            FieldError(field, f"{value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time")
+        )
         return None
 
 
@@ -112,8 +125,11 @@ def _number(value: str, field: str, errors: list[FieldError]) -> float | None:
 
 def visible_fields(crm: CRM, actor: Actor) -> dict[str, ContactField]:
     """Plugin fields this actor may see (a field with a permission is hidden without it)."""
-    return {name: f for name, f in crm.registry.contact_fields.items()
-            if f.permission is None or actor.can(f.permission)}
+    return {
+        name: f
+        for name, f in crm.registry.contact_fields.items()
+        if f.permission is None or actor.can(f.permission)
+    }
 
 
 def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQuery:
@@ -123,23 +139,46 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
     echo: dict[str, Any] = {}
     fields = visible_fields(crm, actor)
     custom_names = set(crm.contacts.custom_fields.all())
-    numeric = {f"{n}_{edge}": n for n, f in fields.items() if f.type == "number" for edge in ("min", "max")}
+    numeric = {
+        f"{n}_{edge}": n for n, f in fields.items() if f.type == "number" for edge in ("min", "max")
+    }
     for key in params:
-        if key in MULTI or key in SINGLE or key in PAGING or key in ("format", "count") or key in numeric \
-                or key in fields or key.startswith("custom."):
+        if (
+            key in MULTI
+            or key in SINGLE
+            or key in PAGING
+            or key in ("format", "count")
+            or key in numeric
+            or key in fields
+            or key.startswith("custom.")
+        ):
             continue
         if key in ("score_min", "score_max", "score"):
-            errors.append(FieldError(key, "filtering by score needs a scoring plugin (none is installed)"))
+            errors.append(
+                FieldError(key, "filtering by score needs a scoring plugin (none is installed)")
+            )
             continue
-        errors.append(FieldError(key, "unknown filter; use one of: " + ", ".join(
-            [*MULTI, *SINGLE, *sorted(numeric), *sorted(fields), "custom.<name>"])))
-    for name, column in (("stage", c.c.stage), ("type", c.c.type), ("channel", c.c.channel),
-                         ("industry", c.c.industry)):
+        errors.append(
+            FieldError(
+                key,
+                "unknown filter; use one of: "
+                + ", ".join([*MULTI, *SINGLE, *sorted(numeric), *sorted(fields), "custom.<name>"]),
+            )
+        )
+    for name, column in (
+        ("stage", c.c.stage),
+        ("type", c.c.type),
+        ("channel", c.c.channel),
+        ("industry", c.c.industry),
+    ):
         wanted = _values(params, name)
         if wanted:
             echo[name] = wanted
-            conditions.append(sa.func.lower(column).in_([w.lower() for w in wanted])
-                              if name != "stage" else column.in_(_canonical_stages(wanted)))
+            conditions.append(
+                sa.func.lower(column).in_([w.lower() for w in wanted])
+                if name != "stage"
+                else column.in_(_canonical_stages(wanted))
+            )
     companies = _values(params, "company")
     if companies:
         echo["company"] = companies
@@ -162,22 +201,37 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
             else:
                 emails.append(owner.lower())
         u = tables.users
-        conditions.append(sa.or_(c.c.owner_id.in_(ids),
-                                 c.c.owner_id.in_(sa.select(u.c.id).where(sa.func.lower(u.c.email).in_(emails)))))
+        conditions.append(
+            sa.or_(
+                c.c.owner_id.in_(ids),
+                c.c.owner_id.in_(sa.select(u.c.id).where(sa.func.lower(u.c.email).in_(emails))),
+            )
+        )
     for tag in _values(params, "tag"):
         echo.setdefault("tag", []).append(tag)
         ct, t = tables.contact_tags, tables.tags
-        conditions.append(c.c.id.in_(
-            sa.select(ct.c.contact_id).join(t, t.c.id == ct.c.tag_id).where(t.c.name_key == tag.lower())))
-    for name, column, op in (("size_min", c.c.company_size, "ge"), ("size_max", c.c.company_size, "le")):
+        conditions.append(
+            c.c.id.in_(
+                sa.select(ct.c.contact_id)
+                .join(t, t.c.id == ct.c.tag_id)
+                .where(t.c.name_key == tag.lower())
+            )
+        )
+    for name, column, op in (
+        ("size_min", c.c.company_size, "ge"),
+        ("size_max", c.c.company_size, "le"),
+    ):
         for value in _values(params, name)[:1]:
             number = _number(value, name, errors)
             if number is not None:
                 echo[name] = number
                 conditions.append(column >= number if op == "ge" else column <= number)
-    for name, column, end in (("created_from", c.c.created_at, False), ("created_to", c.c.created_at, True),
-                              ("last_activity_from", c.c.last_activity_at, False),
-                              ("last_activity_to", c.c.last_activity_at, True)):
+    for name, column, end in (
+        ("created_from", c.c.created_at, False),
+        ("created_to", c.c.created_at, True),
+        ("last_activity_from", c.c.last_activity_at, False),
+        ("last_activity_to", c.c.last_activity_at, True),
+    ):
         for value in _values(params, name)[:1]:
             moment = _moment(value, name, errors, end=end)
             if moment is not None:
@@ -221,7 +275,9 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
         if key.startswith("custom."):
             name = key.removeprefix("custom.")
             if name not in custom_names:
-                errors.append(FieldError(key, "unknown custom field; define it first (/api/custom-fields)"))
+                errors.append(
+                    FieldError(key, "unknown custom field; define it first (/api/custom-fields)")
+                )
                 continue
             wanted = _values(params, key)
             echo[key] = wanted
@@ -265,8 +321,12 @@ def parse_sort(crm: CRM, actor: Actor, sort: str | None) -> tuple[str, Any, bool
     elif name in fields:
         expr, nullable = fields[name].expression(c), True
     else:
-        raise ValidationError.field("sort", f"cannot sort by {name!r}; use one of: "
-                                    + ", ".join([*SORTS, *fields]) + " (prefix - for descending)")
+        raise ValidationError.field(
+            "sort",
+            f"cannot sort by {name!r}; use one of: "
+            + ", ".join([*SORTS, *fields])
+            + " (prefix - for descending)",
+        )
     return name, expr, descending, nullable
 
 
@@ -287,8 +347,9 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
             raise ValueError
         return value, id_
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise ValidationError.field("cursor", "not a cursor this server issued; start again without it") \
-            from None
+        raise ValidationError.field(
+            "cursor", "not a cursor this server issued; start again without it"
+        ) from None
 
 
 def keyset_condition(expr: Any, descending: bool, nullable: bool, value: Any, id_: int) -> Any:
@@ -312,7 +373,9 @@ def order_by(expr: Any, descending: bool, nullable: bool) -> list[Any]:
     return [expr.asc().nulls_last() if nullable else expr.asc(), c.c.id.asc()]
 
 
-def field_values(conn: sa.Connection, fields: Mapping[str, ContactField], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def field_values(
+    conn: sa.Connection, fields: Mapping[str, ContactField], ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
     """Plugin field values of ``ids`` in one query."""
     if not fields or not ids:
         return {}
@@ -383,4 +446,3 @@ def contact_json(contact: Any) -> dict[str, Any]:
     data: dict[str, Any] = contact.as_dict()
     data["phone_display"] = format_phone(contact.phone)
     return data
-

@@ -33,10 +33,20 @@ def search_doc_expression(dialect: str) -> Any:
         .where(ct.c.contact_id == c.c.id)
         .scalar_subquery()
     )
-    space = sa.literal_column("' '")
-    doc = (c.c.first_name + space + c.c.last_name + space + c.c.email + space
-           + sa.func.coalesce(c.c.company, "") + space + sa.func.coalesce(c.c.position, "")
-           + space + sa.func.coalesce(tags_text, ""))
+    space: Any = sa.literal_column("' '")
+    doc = (
+        c.c.first_name
+        + space
+        + c.c.last_name
+        + space
+        + c.c.email
+        + space
+        + sa.func.coalesce(c.c.company, "")
+        + space
+        + sa.func.coalesce(c.c.position, "")
+        + space
+        + sa.func.coalesce(tags_text, "")
+    )
     return sa.func.lower(doc) if dialect == "postgresql" else doc
 
 
@@ -45,7 +55,9 @@ def refresh_search_docs(conn: sa.Connection, ids: Sequence[int] | Any) -> None:
     if isinstance(ids, Sequence) and not ids:
         return
     condition = c.c.id.in_(list(ids)) if isinstance(ids, Sequence) else c.c.id.in_(ids)
-    conn.execute(c.update().where(condition).values(search_doc=search_doc_expression(conn.dialect.name)))
+    conn.execute(
+        c.update().where(condition).values(search_doc=search_doc_expression(conn.dialect.name))
+    )
 
 
 def _escape_like(term: str) -> str:
@@ -65,10 +77,17 @@ def search_condition(dialect: str, text: str) -> Any:
         if dialect == "postgresql":
             conditions.append(c.c.search_doc.like(f"%{_escape_like(word.lower())}%", escape="\\"))
         elif len(word) >= 3:
-            fts = sa.text("SELECT rowid FROM core_contacts_fts WHERE core_contacts_fts MATCH :phrase")
+            fts = sa.text(
+                "SELECT rowid FROM core_contacts_fts WHERE core_contacts_fts MATCH :phrase"
+            )
             phrase = f'"{word}"'
-            conditions.append(c.c.id.in_(fts.bindparams(sa.bindparam("phrase", phrase, unique=True))
-                                         .columns(sa.column("rowid", sa.Integer))))
+            conditions.append(
+                c.c.id.in_(
+                    fts.bindparams(sa.bindparam("phrase", phrase, unique=True)).columns(
+                        sa.column("rowid", sa.Integer)
+                    )
+                )
+            )
         else:
             conditions.append(c.c.search_doc.like(f"%{_escape_like(word)}%", escape="\\"))
     return sa.and_(sa.true(), *conditions)

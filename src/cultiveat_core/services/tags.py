@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 
 t = tables.tags
 ct = tables.contact_tags
-SUGGESTED_TAGS = ("Enterprise", "SMB", "CEO", "Decision Maker", "Newsletter", "Demo", "Partner", "Priority")
+SUGGESTED_TAGS = (
+    "Enterprise",
+    "SMB",
+    "CEO",
+    "Decision Maker",
+    "Newsletter",
+    "Demo",
+    "Partner",
+    "Priority",
+)
 # custom field -> tag text when the value is true (flags) or the value itself (text fields)
 INITIAL_TAG_FLAGS = {"subscribed": "Subscribed", "schedule_demo": "Schedule Demo"}
 INITIAL_TAG_TEXT = ("utility_type", "biggest_challenge")
@@ -48,17 +57,27 @@ def tag_ids(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
     wanted = {n.lower(): n for n in names}
     if not wanted:
         return {}
-    found = dict(conn.execute(sa.select(t.c.name_key, t.c.id).where(t.c.name_key.in_(wanted))).all())
-    missing = [{"name": wanted[k], "name_key": k, "created_at": utcnow()} for k in wanted if k not in found]
+    found = dict(
+        conn.execute(sa.select(t.c.name_key, t.c.id).where(t.c.name_key.in_(wanted))).all()
+    )
+    missing = [
+        {"name": wanted[k], "name_key": k, "created_at": utcnow()} for k in wanted if k not in found
+    ]
     if missing:
         insert_missing(conn, t, missing)
-        found.update(conn.execute(
-            sa.select(t.c.name_key, t.c.id).where(t.c.name_key.in_([m["name_key"] for m in missing]))
-        ).all())
+        found.update(
+            conn.execute(
+                sa.select(t.c.name_key, t.c.id).where(
+                    t.c.name_key.in_([m["name_key"] for m in missing])
+                )
+            ).all()
+        )
     return found
 
 
-def add_tags(conn: sa.Connection, names_by_contact: Mapping[int, Sequence[str]], source: str) -> None:
+def add_tags(
+    conn: sa.Connection, names_by_contact: Mapping[int, Sequence[str]], source: str
+) -> None:
     """Assign tags (existing assignments are left as they are)."""
     ids = tag_ids(conn, {n for names in names_by_contact.values() for n in names})
     now = utcnow()
@@ -96,19 +115,32 @@ class TagService:
         self.crm.permissions.require(actor, "contacts.read")
         key = prefix.strip().lower()
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        usage = (sa.select(sa.func.count()).select_from(ct).where(ct.c.tag_id == t.c.id)
-                 .correlate(t).scalar_subquery())
-        query = (sa.select(t.c.name, usage.label("contacts"))
-                 .where(t.c.name_key.like(f"{escaped}%", escape="\\"))
-                 .order_by(usage.desc(), t.c.name_key).limit(max(1, min(limit, 100))))
+        usage = (
+            sa.select(sa.func.count())
+            .select_from(ct)
+            .where(ct.c.tag_id == t.c.id)
+            .correlate(t)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(t.c.name, usage.label("contacts"))
+            .where(t.c.name_key.like(f"{escaped}%", escape="\\"))
+            .order_by(usage.desc(), t.c.name_key)
+            .limit(max(1, min(limit, 100)))
+        )
         with self.crm.engine.connect() as conn:
             rows = [{"name": n, "contacts": count} for n, count in conn.execute(query)]
         have = {r["name"].lower() for r in rows}
-        rows += [{"name": s, "contacts": 0} for s in SUGGESTED_TAGS
-                 if s.lower().startswith(key) and s.lower() not in have][: max(0, limit - len(rows))]
+        rows += [
+            {"name": s, "contacts": 0}
+            for s in SUGGESTED_TAGS
+            if s.lower().startswith(key) and s.lower() not in have
+        ][: max(0, limit - len(rows))]
         return rows
 
-    def rename(self, actor: Actor, name: str, new_name: str, *, uow: UnitOfWork | None = None) -> dict[str, Any]:
+    def rename(
+        self, actor: Actor, name: str, new_name: str, *, uow: UnitOfWork | None = None
+    ) -> dict[str, Any]:
         """Rename a tag; when ``new_name`` already exists the two are merged into it."""
         self.crm.permissions.require(actor, "tags.manage")
         errors: list[FieldError] = []
@@ -117,42 +149,68 @@ class TagService:
             raise ValidationError(errors)
         with transaction(self.crm, actor, uow) as work:
             conn = work.conn
-            source = conn.execute(sa.select(t.c.id, t.c.name).where(t.c.name_key == name.strip().lower())).first()
+            source = conn.execute(
+                sa.select(t.c.id, t.c.name).where(t.c.name_key == name.strip().lower())
+            ).first()
             if source is None:
                 raise NotFound(f"tag {name!r} does not exist")
-            existing = conn.execute(sa.select(t.c.id).where(t.c.name_key == target.lower())).scalar()
+            existing = conn.execute(
+                sa.select(t.c.id).where(t.c.name_key == target.lower())
+            ).scalar()
             affected = sa.select(ct.c.contact_id).where(ct.c.tag_id == source.id)
-            count = conn.execute(sa.select(sa.func.count()).select_from(affected.subquery())).scalar_one()
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(affected.subquery())
+            ).scalar_one()
             if existing is None or existing == source.id:
-                conn.execute(t.update().where(t.c.id == source.id).values(name=target, name_key=target.lower()))
+                conn.execute(
+                    t.update()
+                    .where(t.c.id == source.id)
+                    .values(name=target, name_key=target.lower())
+                )
                 refresh_search_docs(conn, affected)
-                work.audit("tag.rename", "tag", source.id, {"before": source.name, "after": target,
-                                                           "contacts": count})
+                work.audit(
+                    "tag.rename",
+                    "tag",
+                    source.id,
+                    {"before": source.name, "after": target, "contacts": count},
+                )
                 return {"name": target, "contacts": count, "merged": False}
             # merge: move assignments the target lacks, drop the rest with the old tag
             self._merge_assignments(conn, source.id, existing)
             conn.execute(t.delete().where(t.c.id == source.id))
             refresh_search_docs(conn, sa.select(ct.c.contact_id).where(ct.c.tag_id == existing))
-            work.audit("tag.merge", "tag", existing, {"merged": source.name, "into": target, "contacts": count})
+            work.audit(
+                "tag.merge",
+                "tag",
+                existing,
+                {"merged": source.name, "into": target, "contacts": count},
+            )
             return {"name": target, "contacts": count, "merged": True}
 
     @staticmethod
     def _merge_assignments(conn: sa.Connection, from_id: int, to_id: int) -> None:
         other = ct.alias("other")
         already = sa.select(other.c.contact_id).where(other.c.tag_id == to_id)
-        conn.execute(ct.update().where(ct.c.tag_id == from_id, ct.c.contact_id.not_in(already))
-                     .values(tag_id=to_id))
+        conn.execute(
+            ct.update()
+            .where(ct.c.tag_id == from_id, ct.c.contact_id.not_in(already))
+            .values(tag_id=to_id)
+        )
         conn.execute(ct.delete().where(ct.c.tag_id == from_id))
 
     def delete(self, actor: Actor, name: str, *, uow: UnitOfWork | None = None) -> int:
         """Delete a tag everywhere; returns how many contacts lost it."""
         self.crm.permissions.require(actor, "tags.manage")
         with transaction(self.crm, actor, uow) as work:
-            tag_id = work.conn.execute(sa.select(t.c.id).where(t.c.name_key == name.strip().lower())).scalar()
+            tag_id = work.conn.execute(
+                sa.select(t.c.id).where(t.c.name_key == name.strip().lower())
+            ).scalar()
             if tag_id is None:
                 raise NotFound(f"tag {name!r} does not exist")
             affected = sa.select(ct.c.contact_id).where(ct.c.tag_id == tag_id)
-            count = work.conn.execute(sa.select(sa.func.count()).select_from(affected.subquery())).scalar_one()
+            count = work.conn.execute(
+                sa.select(sa.func.count()).select_from(affected.subquery())
+            ).scalar_one()
             # blank the name first so the refreshed search documents no longer contain it
             work.conn.execute(t.update().where(t.c.id == tag_id).values(name=""))
             refresh_search_docs(work.conn, affected)

@@ -26,7 +26,9 @@ def parse_if_match(value: str | None) -> int | None:
     tag = value.strip().removeprefix("W/").strip('"')
     _, _, version = tag.rpartition("-")
     if not version.isdigit():
-        raise PreconditionFailed(f"If-Match {value!r} is not an ETag this server issued; GET the contact first")
+        raise PreconditionFailed(
+            f"If-Match {value!r} is not an ETag this server issued; GET the contact first"
+        )
     return int(version)
 
 
@@ -47,14 +49,21 @@ class ContactController(Controller):
     tags = ["contacts"]
 
     @post("/", sync_to_thread=True)
-    def create_contact(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
+    def create_contact(
+        self, crm: CRM, actor: Actor, data: dict[str, Any]
+    ) -> Response[dict[str, Any]]:
         """Create a contact (``email``, ``first_name``, ``last_name`` required)."""
         contact = crm.contacts.create(actor, _body(data))
-        return Response(contact_json(contact), status_code=201,
-                        headers={"ETag": contact.etag, "Location": f"/api/contacts/{contact.id}"})
+        return Response(
+            contact_json(contact),
+            status_code=201,
+            headers={"ETag": contact.etag, "Location": f"/api/contacts/{contact.id}"},
+        )
 
     @get("/", sync_to_thread=True)
-    def list_contacts(self, crm: CRM, actor: Actor, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def list_contacts(
+        self, crm: CRM, actor: Actor, request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
         """Contacts, 50 per page: filters (stage, company, type, channel, owner, industry, tag,
         size_min/max, created_from/to, last_activity_from/to, stale, q, custom.<name>, plugin
         fields such as score_min), ``sort`` (any column, ``-`` descending) and ``cursor``."""
@@ -86,13 +95,19 @@ class ContactController(Controller):
             finally:
                 spool.close()
 
-        return Stream(chunks(), media_type=result.media_type, headers={
-            "Content-Disposition": f'attachment; filename="{result.filename}"',
-            "X-Export-Rows": str(result.rows), "X-Export-Truncated": "true" if result.truncated else "false"})
+        return Stream(
+            chunks(),
+            media_type=result.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{result.filename}"',
+                "X-Export-Rows": str(result.rows),
+                "X-Export-Truncated": "true" if result.truncated else "false",
+            },
+        )
 
     @post("/bulk", sync_to_thread=True, status_code=200)
     def bulk(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-        """``{"action", "ids": [...] | "filter": {...}, "tags"|"value"|"fields"}`` in one transaction."""
+        """``{"action", "ids" | "filter", "tags"|"value"|"fields"}`` in one transaction."""
         return bulk_action(crm, actor, _body(data))
 
     @get("/{contact_id:int}", sync_to_thread=True)
@@ -102,7 +117,12 @@ class ContactController(Controller):
 
     @patch("/{contact_id:int}", sync_to_thread=True)
     def update_contact(
-        self, crm: CRM, actor: Actor, request: Request[Any, Any, Any], contact_id: int, data: dict[str, Any]
+        self,
+        crm: CRM,
+        actor: Actor,
+        request: Request[Any, Any, Any],
+        contact_id: int,
+        data: dict[str, Any],
     ) -> Response[dict[str, Any]]:
         """Change fields; with ``If-Match`` a stale ETag gets 412 instead of overwriting."""
         expected = parse_if_match(request.headers.get("if-match"))
@@ -119,8 +139,10 @@ class ContactController(Controller):
         return {"items": [contact_json(c) for c in find_duplicates(crm, actor, contact_id)]}
 
     @post("/{contact_id:int}/merge", sync_to_thread=True, status_code=200)
-    def merge(self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]) -> Response[dict[str, Any]]:
-        """``{"merge_id": N}``: fold contact N into this one (activities, tags, notes, plugin data)."""
+    def merge(
+        self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
+    ) -> Response[dict[str, Any]]:
+        """``{"merge_id": N}``: fold contact N into this one (activities, tags, plugin data)."""
         merge_id = _body(data).get("merge_id")
         if isinstance(merge_id, bool) or not isinstance(merge_id, int):
             raise ValidationError.field("merge_id", "the id of the contact to fold into this one")
@@ -131,13 +153,20 @@ class ContactController(Controller):
     def log_activity(
         self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
     ) -> Response[dict[str, Any]]:
-        """Log ``{"type", "occurred_at"?, "data"?}``; an unknown type gets 422 listing the known ones."""
+        """Log ``{"type", "occurred_at"?, "data"?}``; unknown types get 422 with the known ones."""
         body = _body(data)
         unknown = sorted(set(body) - {"type", "occurred_at", "data"})
         if unknown:
-            raise ValidationError.field(unknown[0], "unknown field; send type, occurred_at and data")
-        activity = crm.activities.log(actor, contact_id, body.get("type"),  # type: ignore[arg-type]
-                                      occurred_at=body.get("occurred_at"), data=body.get("data"))
+            raise ValidationError.field(
+                unknown[0], "unknown field; send type, occurred_at and data"
+            )
+        activity = crm.activities.log(
+            actor,
+            contact_id,
+            body.get("type"),  # type: ignore[arg-type]
+            occurred_at=body.get("occurred_at"),
+            data=body.get("data"),
+        )
         return Response(activity.as_dict(), status_code=201)
 
     @get("/{contact_id:int}/activities", sync_to_thread=True)
@@ -146,19 +175,26 @@ class ContactController(Controller):
         crm: CRM,
         actor: Actor,
         contact_id: int,
-        type: Annotated[list[str] | None, Parameter(description="only these activity types")] = None,
+        type: Annotated[
+            list[str] | None, Parameter(description="only these activity types")
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 25,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[
+            str | None, Parameter(description="next_cursor of the previous page")
+        ] = None,
     ) -> dict[str, Any]:
         """The contact's activities, newest first, 25 per page; ``cursor`` for the next page."""
         before = parse_timeline_cursor(cursor) if cursor else None
-        items = crm.activities.timeline(actor, contact_id, types=type or (), limit=limit, before=before)
+        items = crm.activities.timeline(
+            actor, contact_id, types=type or (), limit=limit, before=before
+        )
         next_cursor = timeline_cursor(items[-1]) if len(items) == limit else None
         return {"items": [a.as_dict() for a in items], "next_cursor": next_cursor}
 
     @patch("/{contact_id:int}/activities/{activity_id:int}", sync_to_thread=True)
-    def edit_note(self, crm: CRM, actor: Actor, contact_id: int, activity_id: int,
-                  data: dict[str, Any]) -> dict[str, Any]:
+    def edit_note(
+        self, crm: CRM, actor: Actor, contact_id: int, activity_id: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
         """Edit a note (``text``, ``note_type``, ``tags``); the previous version is kept."""
         _same_contact(crm, actor, contact_id, activity_id)
         return crm.activities.notes.edit(actor, activity_id, _body(data)).as_dict()
@@ -169,7 +205,9 @@ class ContactController(Controller):
         crm.activities.notes.delete(actor, activity_id)
 
     @get("/{contact_id:int}/activities/{activity_id:int}/history", sync_to_thread=True)
-    def note_history(self, crm: CRM, actor: Actor, contact_id: int, activity_id: int) -> dict[str, Any]:
+    def note_history(
+        self, crm: CRM, actor: Actor, contact_id: int, activity_id: int
+    ) -> dict[str, Any]:
         """Earlier versions of a note with who edited it and when, newest first."""
         _same_contact(crm, actor, contact_id, activity_id)
         return {"items": crm.activities.notes.history(actor, activity_id)}

@@ -22,7 +22,9 @@ MAX_UPLOAD = 512 * 1024 * 1024
 
 @get("/api/tags", sync_to_thread=True, tags=["tags"])
 def autocomplete_tags(
-    crm: CRM, actor: Actor, prefix: Annotated[str, Parameter(max_length=30)] = "",
+    crm: CRM,
+    actor: Actor,
+    prefix: Annotated[str, Parameter(max_length=30)] = "",
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     """Tags starting with ``prefix``, most used first, then predefined suggestions."""
@@ -44,7 +46,9 @@ def delete_tag(crm: CRM, actor: Actor, name: str) -> dict[str, Any]:
 
 @get("/api/companies", sync_to_thread=True, tags=["companies"])
 def list_companies(
-    crm: CRM, actor: Actor, q: Annotated[str, Parameter(max_length=200)] = "",
+    crm: CRM,
+    actor: Actor,
+    q: Annotated[str, Parameter(max_length=200)] = "",
     limit: Annotated[int, Parameter(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
     """Companies whose name starts with (or contains) ``q``, for the company filter's search box."""
@@ -52,8 +56,12 @@ def list_companies(
     co = tables.companies
     key = " ".join(q.lower().split()).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     prefix = co.c.name_key.like(f"{key}%", escape="\\")
-    query = (sa.select(co).where(sa.or_(prefix, co.c.name_key.like(f"%{key}%", escape="\\")))
-             .order_by(prefix.desc(), co.c.name_key).limit(limit))
+    query = (
+        sa.select(co)
+        .where(sa.or_(prefix, co.c.name_key.like(f"%{key}%", escape="\\")))
+        .order_by(prefix.desc(), co.c.name_key)
+        .limit(limit)
+    )
     with crm.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return {"items": [_company(r) for r in rows]}
@@ -68,13 +76,21 @@ def get_company(crm: CRM, actor: Actor, company_id: int) -> dict[str, Any]:
         row = conn.execute(sa.select(co).where(co.c.id == company_id)).mappings().first()
         if row is None:
             raise NotFound(f"company {company_id} does not exist")
-        count = conn.execute(sa.select(sa.func.count()).select_from(c).where(c.c.company_id == company_id)).scalar()
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(c).where(c.c.company_id == company_id)
+        ).scalar()
     return {**_company(row), "contacts": count}
 
 
 def _company(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "domain": row["domain"], "industry": row["industry"],
-            "size": row["size"], "created_at": row["created_at"].isoformat()}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain": row["domain"],
+        "industry": row["industry"],
+        "size": row["size"],
+        "created_at": row["created_at"].isoformat(),
+    }
 
 
 @get("/api/custom-fields", sync_to_thread=True, tags=["contacts"])
@@ -90,13 +106,20 @@ def define_custom_field(crm: CRM, actor: Actor, data: dict[str, Any]) -> Respons
         raise ValidationError.field("body", "must be a JSON object")
     unknown = sorted(set(data) - {"name", "label", "type", "choices", "required"})
     if unknown:
-        raise ValidationError.field(unknown[0], "unknown field; send name, label, type, choices, required")
+        raise ValidationError.field(
+            unknown[0], "unknown field; send name, label, type, choices, required"
+        )
     choices = data.get("choices") or []
     if not isinstance(choices, list):
         raise ValidationError.field("choices", "must be a list")
-    field = crm.contacts.custom_fields.define(actor, data.get("name"), data.get("label"),  # type: ignore[arg-type]
-                                              data.get("type", "text"), choices=choices,
-                                              required=bool(data.get("required")))
+    field = crm.contacts.custom_fields.define(
+        actor,
+        str(data.get("name") or ""),
+        str(data.get("label") or ""),
+        str(data.get("type") or "text"),
+        choices=choices,
+        required=bool(data.get("required")),
+    )
     return Response(field.as_dict(), status_code=201)
 
 
@@ -107,7 +130,7 @@ def remove_custom_field(crm: CRM, actor: Actor, name: str) -> None:
 
 @post("/api/activities/bulk", sync_to_thread=True, tags=["activities"])
 def log_activities(crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
-    """``{"items": [{"contact_id", "type", "occurred_at"?, "data"?}, ...]}`` (≤ 5,000), one transaction."""
+    """``{"items": [{"contact_id", "type", "occurred_at"?, "data"?}]}`` (≤5000), one transaction."""
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= 5000:
         raise ValidationError.field("items", "give a list of 1 to 5000 activities")
@@ -115,10 +138,17 @@ def log_activities(crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dic
     return Response({"count": len(logged), "ids": [a.id for a in logged]}, status_code=201)
 
 
-@post("/api/imports", sync_to_thread=True, tags=["imports"], status_code=202,
-      request_max_body_size=MAX_UPLOAD)
+@post(
+    "/api/imports",
+    sync_to_thread=True,
+    tags=["imports"],
+    status_code=202,
+    request_max_body_size=MAX_UPLOAD,
+)
 def start_import(
-    crm: CRM, actor: Actor, request: Request[Any, Any, Any],
+    crm: CRM,
+    actor: Actor,
+    request: Request[Any, Any, Any],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[dict[str, Any]]:
     """Multipart upload: ``file`` plus optional ``source``, ``on_duplicate``, ``dry_run``,
@@ -135,10 +165,13 @@ def start_import(
     try:
         mapping_data = json.loads(mapping) if mapping else None
     except ValueError:
-        raise ValidationError.field("mapping", "must be JSON: {\"Column header\": \"field\"}") from None
-    options = ImportOptions(source=str(data.get("source") or "auto"), mapping=mapping_data,
-                            on_duplicate=str(data.get("on_duplicate") or "skip"),
-                            dry_run=str(data.get("dry_run", "")).lower() in ("1", "true", "yes"))
+        raise ValidationError.field("mapping", 'must be JSON: {"Column header": "field"}') from None
+    options = ImportOptions(
+        source=str(data.get("source") or "auto"),
+        mapping=mapping_data,
+        on_duplicate=str(data.get("on_duplicate") or "skip"),
+        dry_run=str(data.get("dry_run", "")).lower() in ("1", "true", "yes"),
+    )
     with tempfile.TemporaryFile() as spool:
         while chunk := upload.file.read(1 << 20):
             spool.write(chunk)
@@ -155,6 +188,16 @@ def get_import_status(crm: CRM, actor: Actor, import_id: str) -> dict[str, Any]:
     return get_import(crm, actor, import_id)
 
 
-CONTACT_EXTRA_ROUTES = [autocomplete_tags, rename_tag, delete_tag, list_companies, get_company,
-                        list_custom_fields, define_custom_field, remove_custom_field, log_activities,
-                        start_import, get_import_status]
+CONTACT_EXTRA_ROUTES = [
+    autocomplete_tags,
+    rename_tag,
+    delete_tag,
+    list_companies,
+    get_company,
+    list_custom_fields,
+    define_custom_field,
+    remove_custom_field,
+    log_activities,
+    start_import,
+    get_import_status,
+]

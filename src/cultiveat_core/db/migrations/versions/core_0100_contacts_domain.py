@@ -3,6 +3,7 @@
 Revision ID: core_0100_contacts_domain
 Revises: core_0001
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -106,13 +107,23 @@ def upgrade() -> None:
         sa.Column("data", JSONType, nullable=False),
         sa.Column("edited_by", sa.Integer(), nullable=True),
         sa.Column("edited_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["activity_id"], ["core_activities.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_activity_revisions_activity_id_core_activities")),
-        sa.ForeignKeyConstraint(["edited_by"], ["core_users.id"], ondelete="SET NULL",
-                                name=op.f("fk_core_activity_revisions_edited_by_core_users")),
+        sa.ForeignKeyConstraint(
+            ["activity_id"],
+            ["core_activities.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_activity_revisions_activity_id_core_activities"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["edited_by"],
+            ["core_users.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_core_activity_revisions_edited_by_core_users"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_activity_revisions")),
     )
-    op.create_index("ix_core_activity_revisions_activity_id", "core_activity_revisions", ["activity_id"])
+    op.create_index(
+        "ix_core_activity_revisions_activity_id", "core_activity_revisions", ["activity_id"]
+    )
     op.create_table(
         "core_contact_merges",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -122,8 +133,12 @@ def upgrade() -> None:
         sa.Column("moved", JSONType, nullable=False),
         sa.Column("merged_by", sa.Integer(), nullable=True),
         sa.Column("merged_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["merged_by"], ["core_users.id"], ondelete="SET NULL",
-                                name=op.f("fk_core_contact_merges_merged_by_core_users")),
+        sa.ForeignKeyConstraint(
+            ["merged_by"],
+            ["core_users.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_core_contact_merges_merged_by_core_users"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_contact_merges")),
     )
     op.create_index("ix_core_contact_merges_kept_id", "core_contact_merges", ["kept_id"])
@@ -146,8 +161,12 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["created_by"], ["core_users.id"], ondelete="SET NULL",
-                                name=op.f("fk_core_imports_created_by_core_users")),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["core_users.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_core_imports_created_by_core_users"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_imports")),
     )
     op.create_table(
@@ -155,27 +174,39 @@ def upgrade() -> None:
         sa.Column("import_id", sa.String(36), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(["import_id"], ["core_imports.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_import_chunks_import_id_core_imports")),
+        sa.ForeignKeyConstraint(
+            ["import_id"],
+            ["core_imports.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_import_chunks_import_id_core_imports"),
+        ),
         sa.PrimaryKeyConstraint("import_id", "seq", name=op.f("pk_core_import_chunks")),
     )
     if postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE INDEX ix_core_contacts_search_trgm ON core_contacts "
-                   "USING gin (search_doc gin_trgm_ops)")
+        op.execute(
+            "CREATE INDEX ix_core_contacts_search_trgm ON core_contacts "
+            "USING gin (search_doc gin_trgm_ops)"
+        )
         op.execute(PG_COUNT_TRIGGERS)
         month = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM')"
     else:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)
         month = "strftime('%Y-%m', created_at)"
-    op.execute(f"INSERT INTO core_contact_counts (month, total) "
-               f"SELECT {month}, count(*) FROM core_contacts GROUP BY 1")
+    op.execute(
+        f"INSERT INTO core_contact_counts (month, total) "
+        f"SELECT {month}, count(*) FROM core_contacts GROUP BY 1"
+    )
     # existing contacts get their search document (tags included) once
     tags_agg = "string_agg(t.name, ' ')" if postgres else "group_concat(t.name, ' ')"
-    doc = ("first_name || ' ' || last_name || ' ' || email || ' ' || coalesce(company, '') || ' ' "
-           "|| coalesce(position, '') || ' ' || coalesce((SELECT " + tags_agg + " FROM core_contact_tags ct "
-           "JOIN core_tags t ON t.id = ct.tag_id WHERE ct.contact_id = core_contacts.id), '')")
+    doc = (
+        "first_name || ' ' || last_name || ' ' || email || ' ' || coalesce(company, '') || ' ' "
+        "|| coalesce(position, '') || ' ' || coalesce((SELECT "
+        + tags_agg
+        + " FROM core_contact_tags ct "
+        "JOIN core_tags t ON t.id = ct.tag_id WHERE ct.contact_id = core_contacts.id), '')"
+    )
     op.execute(f"UPDATE core_contacts SET search_doc = {'lower(' + doc + ')' if postgres else doc}")
 
 
@@ -188,8 +219,13 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS core_contact_counts_remove()")
         op.execute("DROP INDEX IF EXISTS ix_core_contacts_search_trgm")
     else:
-        for name in ("core_contacts_count_insert", "core_contacts_count_delete", "core_contacts_fts_insert",
-                     "core_contacts_fts_delete", "core_contacts_fts_update"):
+        for name in (
+            "core_contacts_count_insert",
+            "core_contacts_count_delete",
+            "core_contacts_fts_insert",
+            "core_contacts_fts_delete",
+            "core_contacts_fts_update",
+        ):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS core_contacts_fts")
     op.drop_table("core_import_chunks")

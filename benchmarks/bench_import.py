@@ -1,0 +1,196 @@
+"""Import benchmark: ``run_import`` (the CLI's path: parse, validate, dedupe, COPY/executemany,
+tags, search documents, audit) against a raw COPY (PostgreSQL) or executemany (SQLite) of the
+same rows into the same, freshly migrated table with the same indexes.
+
+    python benchmarks/bench_import.py --database-url postgresql://postgres@127.0.0.1/cultiveat_bench_import --rows 50000
+
+The database is dropped and re-created (PostgreSQL) or replaced (SQLite) for each run.
+Prints rows/s, seconds, peak RSS and the ratio to the raw load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import tempfile
+import time
+
+import sqlalchemy as sa
+
+from cultiveat_core.crm import create_crm
+from cultiveat_core.db import tables
+from cultiveat_core.demo import synthetic_contacts
+from cultiveat_core.domain import Actor
+from cultiveat_core.importing import ImportOptions, run_import
+from cultiveat_core.settings import Settings
+
+HEADER = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Phone",
+    "Job Title",
+    "Company",
+    "Industry",
+    "Employees",
+    "Stage",
+    "Type",
+    "Channel",
+    "Tags",
+]
+
+
+def write_csv(path: str, rows: int) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for item in synthetic_contacts(rows, seed=99):
+            writer.writerow(
+                [
+                    item["email"],
+                    item["first_name"],
+                    item["last_name"],
+                    item["phone"],
+                    item["position"],
+                    item["company"],
+                    item["industry"],
+                    item["company_size"],
+                    item["stage"],
+                    item["type"],
+                    item["channel"],
+                    ", ".join(item["tags"]),
+                ]
+            )
+
+
+def fresh_crm(url: str):  # type: ignore[no-untyped-def]
+    parsed = sa.make_url(url)
+    if parsed.drivername.startswith("postgresql"):
+        admin = sa.create_engine(parsed.set(database="test"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+        admin.dispose()
+    elif parsed.database and os.path.exists(parsed.database):
+        os.unlink(parsed.database)
+    crm = create_crm(
+        Settings(database_url=url, secret_key="bench-" + "x" * 40), load_entrypoints=False
+    )
+    crm.upgrade_database()
+    return crm
+
+
+def raw_load(crm, path: str) -> float:  # type: ignore[no-untyped-def]
+    """The reference: the same rows straight into core_contacts (no validation, dedupe or tags)."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        rows = [
+            (
+                r[0],
+                r[0].lower(),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                int(r[7]),
+                r[8],
+                r[9],
+                r[10],
+                now,
+                now,
+            )
+            for r in reader
+        ]
+    cols = [
+        "email",
+        "email_key",
+        "first_name",
+        "last_name",
+        "phone",
+        "position",
+        "company",
+        "industry",
+        "company_size",
+        "stage",
+        "type",
+        "channel",
+        "created_at",
+        "updated_at",
+    ]
+    with crm.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            raw = conn.connection.dbapi_connection
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(
+                    f"COPY core_contacts ({', '.join(cols)}, social, custom, version) FROM STDIN"
+                ) as copy,
+            ):
+                for row in rows:
+                    copy.write_row([*row, "{}", "{}", 1])
+        else:
+            conn.execute(
+                tables.contacts.insert(),
+                [
+                    dict(zip(cols, r, strict=True)) | {"social": {}, "custom": {}, "version": 1}
+                    for r in rows
+                ],
+            )
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--rows", type=int, default=50_000)
+    args = parser.parse_args()
+    url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "contacts.csv")
+        write_csv(path, args.rows)
+        size = os.path.getsize(path)
+        crm = fresh_crm(url)
+        started = time.perf_counter()
+        with open(path, "rb") as stream:
+            result = run_import(
+                crm, Actor.system("bench"), stream, size=size, options=ImportOptions()
+            )
+        cultiveat = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        crm.close()
+        crm = fresh_crm(url)
+        reference = raw_load(crm, path)
+        crm.close()
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "database": sa.make_url(url).get_backend_name(),
+                "nproc": os.cpu_count(),
+                "import_seconds": round(cultiveat, 2),
+                "import_rows_per_s": round(args.rows / cultiveat),
+                "created": result.created,
+                "errors": result.error_count,
+                "peak_rss_mb": round(peak_mb),
+                "raw_load_seconds": round(reference, 2),
+                "raw_rows_per_s": round(args.rows / reference),
+                "ratio_to_raw": round(cultiveat / reference, 1),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
