@@ -142,6 +142,7 @@ def contact_pre_save(
 ) -> dict[str, Any] | None:
     """Before a contact is saved: raise ``ValidationError`` to reject, or return corrected changes."""
 
+
 # -- contacts domain (issue 4) --------------------------------------------------------------
 
 
@@ -167,3 +168,21 @@ def merge_contact_data(crm: CRM, conn: Any, kept_id: int, merged_id: int) -> dic
     already has) and return ``{table: rows moved}``. Tables not returned by any plugin that
     reference ``core_contacts.id`` are moved by the core with one UPDATE each; a clash there
     fails the merge with a 409 naming the table. ``contacts_merged`` fires after the commit."""
+
+
+# -- privacy (issue 5) ------------------------------------------------------------------------
+
+
+@hookspec
+def contact_data_for_subject_access(crm: CRM, contact: Contact) -> dict[str, Any] | None:
+    """Everything this plugin holds about ``contact``, JSON-ready, for the subject-access
+    export (``GET /api/contacts/{id}/subject-access``), where it appears under the plugin's
+    name. Return None (or {}) when the plugin holds nothing about the contact."""
+
+
+@hookspec
+def erase_contact_data(crm: CRM, contact: Contact) -> None:
+    """Remove or anonymise every row of this plugin about ``contact`` (erasure request or
+    retention). Called before the core deletes the contact, outside its transaction: write in
+    your own short transaction (``crm.begin()``) and be idempotent, because an erasure that
+    fails part-way is simply retried. Raising aborts the erasure with a 409 naming the plugin."""

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = (
     "cultiveat_core.defaults.actor",
     "cultiveat_core.defaults.dedupe",
     "cultiveat_core.defaults.tasks",
+    "cultiveat_core.defaults.privacy",
     "cultiveat_core.defaults.contacts_domain",
 )
 
