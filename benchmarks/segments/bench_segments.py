@@ -38,11 +38,13 @@ from cultiveat_core.settings import Settings
 
 ACTOR = Actor.system("benchmarks/segments")
 STAGES = ["Hot Lead", "Qualified", "Nurturing"]
-THREE = {"all": [
-    {"field": "company_size", "op": ">", "value": 100},
-    {"field": "stage", "op": "in", "value": STAGES},
-    {"activity": "email_clicked", "within_days": 90, "min_count": 2},
-]}
+THREE = {
+    "all": [
+        {"field": "company_size", "op": ">", "value": 100},
+        {"field": "stage", "op": "in", "value": STAGES},
+        {"activity": "email_clicked", "within_days": 90, "min_count": 2},
+    ]
+}
 
 
 def hand_written(dialect: str, one_id: bool = False) -> str:
@@ -59,33 +61,83 @@ def hand_written(dialect: str, one_id: bool = False) -> str:
 def varied_definitions(count: int) -> list[dict[str, Any]]:
     """47 definitions of the kinds marketers write: fields, tags, activities, purchases, nesting."""
     rng = random.Random(11)
-    activity = ["email_opened", "email_clicked", "page_visit", "webinar_attended", "demo_requested",
-                "content_downloaded", "pricing_requested"]
-    industries = ["SaaS / Technology", "Financial Services", "Healthcare", "Retail", "Manufacturing"]
+    activity = [
+        "email_opened",
+        "email_clicked",
+        "page_visit",
+        "webinar_attended",
+        "demo_requested",
+        "content_downloaded",
+        "pricing_requested",
+    ]
+    industries = [
+        "SaaS / Technology",
+        "Financial Services",
+        "Healthcare",
+        "Retail",
+        "Manufacturing",
+    ]
     tags = ["Enterprise", "SMB", "CEO", "Decision Maker", "Newsletter", "Demo", "Trial", "Priority"]
     made = []
     for i in range(count):
         kind = i % 6
         if kind == 0:
-            d = {"all": [{"field": "industry", "op": "=", "value": rng.choice(industries)},
-                         {"field": "company_size", "op": ">=", "value": rng.choice([50, 120, 300, 800])}]}
+            d = {
+                "all": [
+                    {"field": "industry", "op": "=", "value": rng.choice(industries)},
+                    {"field": "company_size", "op": ">=", "value": rng.choice([50, 120, 300, 800])},
+                ]
+            }
         elif kind == 1:
-            d = {"any": [{"tags": rng.sample(tags, 2), "match": "any"},
-                         {"field": "position", "op": "is_c_level"}]}
+            d = {
+                "any": [
+                    {"tags": rng.sample(tags, 2), "match": "any"},
+                    {"field": "position", "op": "is_c_level"},
+                ]
+            }
         elif kind == 2:
-            d = {"activity": rng.choice(activity), "within_days": rng.choice([7, 14, 30, 90]),
-                 "min_count": rng.choice([1, 2, 3])}
+            d = {
+                "activity": rng.choice(activity),
+                "within_days": rng.choice([7, 14, 30, 90]),
+                "min_count": rng.choice([1, 2, 3]),
+            }
         elif kind == 3:
-            d = {"purchase": rng.choice(["total_spent", "purchase_count", "days_since_last_purchase"]),
-                 "op": rng.choice([">", "<="]), "value": rng.choice([1, 2, 180, 1000])}
+            d = {
+                "purchase": rng.choice(
+                    ["total_spent", "purchase_count", "days_since_last_purchase"]
+                ),
+                "op": rng.choice([">", "<="]),
+                "value": rng.choice([1, 2, 180, 1000]),
+            }
         elif kind == 4:
-            d = {"all": [{"field": "stage", "op": "=", "value": rng.choice(["Hot Lead", "Customer", "Qualified"])},
-                         {"not": {"activity": "unsubscribed"}},
-                         {"any": [{"activity": rng.choice(activity), "within_days": 30},
-                                  {"tag": rng.choice(tags)}]}]}
+            d = {
+                "all": [
+                    {
+                        "field": "stage",
+                        "op": "=",
+                        "value": rng.choice(["Hot Lead", "Customer", "Qualified"]),
+                    },
+                    {"not": {"activity": "unsubscribed"}},
+                    {
+                        "any": [
+                            {"activity": rng.choice(activity), "within_days": 30},
+                            {"tag": rng.choice(tags)},
+                        ]
+                    },
+                ]
+            }
         else:
-            d = {"all": [{"field": "channel", "op": "in", "value": ["Webinar", "Event", "Referral"]},
-                         {"activity": "email_opened", "within_days": 60, "min_count": 3, "max_count": 20}]}
+            d = {
+                "all": [
+                    {"field": "channel", "op": "in", "value": ["Webinar", "Event", "Referral"]},
+                    {
+                        "activity": "email_opened",
+                        "within_days": 60,
+                        "min_count": 3,
+                        "max_count": 20,
+                    },
+                ]
+            }
         made.append(d)
     return made
 
@@ -102,9 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-samples", type=int, default=30)
     args = parser.parse_args(argv)
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    crm = create_crm(Settings(database_url=url, secret_key="bench-" + "x" * 40, event_wait_seconds=60,
-                              embedded_worker=False),
-                     plugins=[cultiveat_segments.plugin], load_entrypoints=False)
+    crm = create_crm(
+        Settings(
+            database_url=url,
+            secret_key="bench-" + "x" * 40,
+            event_wait_seconds=60,
+            embedded_worker=False,
+        ),
+        plugins=[cultiveat_segments.plugin],
+        load_entrypoints=False,
+    )
     crm.upgrade_database()
     svc = service(crm)
     dialect = crm.engine.dialect.name
@@ -112,39 +171,63 @@ def main(argv: list[str] | None = None) -> int:
         conn.exec_driver_sql("ANALYZE")
         contacts = conn.execute(sa.text("SELECT count(*) FROM core_contacts")).scalar_one()
         activities = conn.execute(sa.text("SELECT count(*) FROM core_activities")).scalar_one()
-        version = conn.exec_driver_sql("SELECT version()" if dialect == "postgresql"
-                                       else "SELECT 'SQLite ' || sqlite_version()").scalar_one()
+        version = conn.exec_driver_sql(
+            "SELECT version()"
+            if dialect == "postgresql"
+            else "SELECT 'SQLite ' || sqlite_version()"
+        ).scalar_one()
     for seg in svc.list(ACTOR):
         if seg["name"].startswith("bench: "):
             svc.delete(ACTOR, seg["id"])
-    report: dict[str, Any] = {"database": version.split(" on ")[0], "contacts": contacts,
-                              "activities": activities, "nproc": _nproc()}
+    report: dict[str, Any] = {
+        "database": version.split(" on ")[0],
+        "contacts": contacts,
+        "activities": activities,
+        "nproc": _nproc(),
+    }
 
     since = utcnow() - timedelta(days=90)
-    since_param = since if dialect == "postgresql" else since.replace(tzinfo=None).isoformat(sep=" ")
+    since_param = (
+        since if dialect == "postgresql" else since.replace(tzinfo=None).isoformat(sep=" ")
+    )
     with crm.engine.connect() as conn:
-        ref_select, ref_rows = timed(lambda: conn.execute(sa.text(hand_written(dialect)),
-                                                          {"since": since_param}).fetchall())
-        ref_count, _ = timed(lambda: conn.execute(sa.text(f"SELECT count(*) FROM ({hand_written(dialect)}) x"),
-                                                  {"since": since_param}).scalar_one())
+        ref_select, ref_rows = timed(
+            lambda: conn.execute(sa.text(hand_written(dialect)), {"since": since_param}).fetchall()
+        )
+        ref_count, _ = timed(
+            lambda: conn.execute(
+                sa.text(f"SELECT count(*) FROM ({hand_written(dialect)}) x"), {"since": since_param}
+            ).scalar_one()
+        )
     with crm.begin() as conn:
         conn.exec_driver_sql("CREATE TEMP TABLE bench_members (id integer primary key)")
-        ref_insert, _ = timed(lambda: conn.execute(
-            sa.text(f"INSERT INTO bench_members {hand_written(dialect)}"), {"since": since_param}))
+        ref_insert, _ = timed(
+            lambda: conn.execute(
+                sa.text(f"INSERT INTO bench_members {hand_written(dialect)}"),
+                {"since": since_param},
+            )
+        )
         conn.exec_driver_sql("DROP TABLE bench_members")
 
     seg = svc.create(ACTOR, {"name": "bench: 3 conditions", "definition": THREE}, refresh=False)
     first, (result,) = timed(lambda: membership.refresh(crm, [seg["id"]]))
     steady, _ = timed(lambda: membership.refresh(crm, [seg["id"]]))
     preview, body = timed(lambda: svc.preview(ACTOR, THREE, 50))
-    assert result.size == len(ref_rows) == body["count"], (result.size, len(ref_rows), body["count"])
+    assert result.size == len(ref_rows) == body["count"], (
+        result.size,
+        len(ref_rows),
+        body["count"],
+    )
     report["three_conditions"] = {
         "members": result.size,
-        "first_refresh_s": round(first, 3), "hand_written_insert_s": round(ref_insert, 3),
+        "first_refresh_s": round(first, 3),
+        "hand_written_insert_s": round(ref_insert, 3),
         "first_ratio": round(first / ref_insert, 2),
-        "steady_refresh_s": round(steady, 3), "hand_written_select_s": round(ref_select, 3),
+        "steady_refresh_s": round(steady, 3),
+        "hand_written_select_s": round(ref_select, 3),
         "steady_ratio": round(steady / ref_select, 2),
-        "preview_count_s": round(preview, 3), "hand_written_count_s": round(ref_count, 3),
+        "preview_count_s": round(preview, 3),
+        "hand_written_count_s": round(ref_count, 3),
         "preview_ratio": round(preview / ref_count, 2),
     }
     print(json.dumps(report, indent=2), flush=True)
@@ -156,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     all_first, results = timed(lambda: membership.refresh(crm))
     all_steady, _ = timed(lambda: membership.refresh(crm))
     report["all_segments"] = {
-        "segments": total, "evaluated": sum(1 for r in results if r.skipped is None),
+        "segments": total,
+        "evaluated": sum(1 for r in results if r.skipped is None),
         "skipped": [r.name for r in results if r.skipped],
-        "first_refresh_s": round(all_first, 2), "steady_refresh_s": round(all_steady, 2),
+        "first_refresh_s": round(all_first, 2),
+        "steady_refresh_s": round(all_steady, 2),
         "slowest": sorted(((round(r.seconds, 3), r.name) for r in results), reverse=True)[:3],
     }
     print(json.dumps(report["all_segments"], indent=2), flush=True)
@@ -166,19 +251,26 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(5)
     with crm.engine.connect() as conn:
         top = conn.execute(sa.text("SELECT max(id) FROM core_contacts")).scalar_one()
-        ids = [i for i in (rng.randint(1, top) for _ in range(args.event_samples * 2))
-               if conn.execute(sa.text("SELECT 1 FROM core_contacts WHERE id = :i"), {"i": i}).first()]
-        ids = ids[:args.event_samples]
+        ids = [
+            i
+            for i in (rng.randint(1, top) for _ in range(args.event_samples * 2))
+            if conn.execute(sa.text("SELECT 1 FROM core_contacts WHERE id = :i"), {"i": i}).first()
+        ]
+        ids = ids[: args.event_samples]
         one = []
         for cid in ids:
-            elapsed, _ = timed(lambda cid=cid: conn.execute(sa.text(hand_written(dialect, one_id=True)),
-                                                            {"since": since_param, "cid": cid}).fetchall())
+            elapsed, _ = timed(
+                lambda cid=cid: conn.execute(
+                    sa.text(hand_written(dialect, one_id=True)), {"since": since_param, "cid": cid}
+                ).fetchall()
+            )
             one.append(elapsed)
     event = [timed(lambda cid=cid: membership.reevaluate(crm, [cid]))[0] for cid in ids]
     event.sort()
     reference = statistics.median(one) * total
     report["one_contact_vs_all_segments"] = {
-        "samples": len(event), "median_ms": round(1000 * statistics.median(event), 1),
+        "samples": len(event),
+        "median_ms": round(1000 * statistics.median(event), 1),
         "p95_ms": round(1000 * event[int(0.95 * (len(event) - 1))], 1),
         "hand_written_one_id_x_segments_ms": round(1000 * reference, 1),
         "ratio": round(statistics.median(event) / reference, 2),

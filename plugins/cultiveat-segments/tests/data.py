@@ -37,16 +37,27 @@ def populate(crm: Any, seed: int, count: int = 40, when: datetime | None = None)
     rows = []
     for i in range(count):
         custom: dict[str, Any] = {}
-        for key, choices in (("plan", CUSTOM_PLAN), ("seats", CUSTOM_SEATS), ("trial", CUSTOM_TRIAL)):
+        for key, choices in (
+            ("plan", CUSTOM_PLAN),
+            ("seats", CUSTOM_SEATS),
+            ("trial", CUSTOM_TRIAL),
+        ):
             value = rng.choice(choices)
             if value is not None:
                 custom[key] = value
-        rows.append({
-            "email": f"p{seed}-{i}@example.com", "first_name": f"F{i}", "last_name": f"L{i}",
-            "position": rng.choice(POSITIONS), "company_size": rng.choice(SIZES),
-            "industry": rng.choice(INDUSTRIES), "stage": rng.choice(STAGES), "custom": custom,
-            "tags": rng.sample(TAGS, rng.randint(0, 2)),
-        })
+        rows.append(
+            {
+                "email": f"p{seed}-{i}@example.com",
+                "first_name": f"F{i}",
+                "last_name": f"L{i}",
+                "position": rng.choice(POSITIONS),
+                "company_size": rng.choice(SIZES),
+                "industry": rng.choice(INDUSTRIES),
+                "stage": rng.choice(STAGES),
+                "custom": custom,
+                "tags": rng.sample(TAGS, rng.randint(0, 2)),
+            }
+        )
     ids = [c.id for c in crm.contacts.create_many(SYSTEM, rows)]
     items = []
     for cid in ids:
@@ -66,6 +77,10 @@ def populate(crm: Any, seed: int, count: int = 40, when: datetime | None = None)
 
     for cid in ids[: count // 3]:
         channel = rng.choice(CHANNELS)
-        set_preferences(crm, SYSTEM, cid, {"preferred_channel": channel,
-                                           "interests": rng.sample(INTERESTS, rng.randint(0, 2))})
+        set_preferences(
+            crm,
+            SYSTEM,
+            cid,
+            {"preferred_channel": channel, "interests": rng.sample(INTERESTS, rng.randint(0, 2))},
+        )
     return ids

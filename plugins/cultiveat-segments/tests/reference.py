@@ -39,16 +39,23 @@ class World:
 def load_world(conn: sa.Connection) -> World:
     contacts = {r["id"]: dict(r) for r in conn.execute(sa.select(core.contacts)).mappings()}
     tags: dict[int, set[str]] = {cid: set() for cid in contacts}
-    for cid, key in conn.execute(sa.select(core.contact_tags.c.contact_id, core.tags.c.name_key)
-                                 .join(core.tags, core.tags.c.id == core.contact_tags.c.tag_id)):
+    for cid, key in conn.execute(
+        sa.select(core.contact_tags.c.contact_id, core.tags.c.name_key).join(
+            core.tags, core.tags.c.id == core.contact_tags.c.tag_id
+        )
+    ):
         tags[cid].add(key)
     activities: dict[int, list[dict[str, Any]]] = {cid: [] for cid in contacts}
     for r in conn.execute(sa.select(core.activities)).mappings():
         activities[r["contact_id"]].append(dict(r))
     members: dict[int, set[int]] = {}
-    for sid, cid in conn.execute(sa.select(tables.members.c.segment_id, tables.members.c.contact_id)):
+    for sid, cid in conn.execute(
+        sa.select(tables.members.c.segment_id, tables.members.c.contact_id)
+    ):
         members.setdefault(sid, set()).add(cid)
-    prefs = {r["contact_id"]: dict(r) for r in conn.execute(sa.select(tables.preferences)).mappings()}
+    prefs = {
+        r["contact_id"]: dict(r) for r in conn.execute(sa.select(tables.preferences)).mappings()
+    }
     return World(contacts, tags, activities, members, prefs)
 
 
@@ -89,23 +96,36 @@ def evaluate(node: Any, cid: int, world: World, now: datetime) -> bool:
         return {"any": bool(have), "all": have == set(node.tags), "none": not have}[node.match]
     if isinstance(node, ActivityCondition):
         since = None if node.within_days is None else now - timedelta(days=node.within_days)
-        n = sum(1 for a in world.activities[cid]
-                if a["type"] in node.types and (since is None or a["occurred_at"] >= since))
+        n = sum(
+            1
+            for a in world.activities[cid]
+            if a["type"] in node.types and (since is None or a["occurred_at"] >= since)
+        )
         return n >= node.min_count and (node.max_count is None or n <= node.max_count)
     if isinstance(node, PurchaseCondition):
         since = None if node.within_days is None else now - timedelta(days=node.within_days)
-        buys = [a for a in world.activities[cid]
-                if a["type"] == "purchase" and (since is None or a["occurred_at"] >= since)]
-        ops = {">": lambda x, v: x > v, ">=": lambda x, v: x >= v, "<": lambda x, v: x < v,
-               "<=": lambda x, v: x <= v}
+        buys = [
+            a
+            for a in world.activities[cid]
+            if a["type"] == "purchase" and (since is None or a["occurred_at"] >= since)
+        ]
+        ops = {
+            ">": lambda x, v: x > v,
+            ">=": lambda x, v: x >= v,
+            "<": lambda x, v: x < v,
+            "<=": lambda x, v: x <= v,
+        }
         if node.metric == "days_since_last_purchase":
             if not buys:
                 return False
             days = (now - max(a["occurred_at"] for a in buys)).total_seconds() / 86400
             return ops[node.op](days, node.value)
         amounts = [float(a["data"]["amount"]) for a in buys]
-        value = {"total_spent": sum(amounts), "purchase_count": len(amounts),
-                 "average_order_value": sum(amounts) / len(amounts) if amounts else None}[node.metric]
+        value = {
+            "total_spent": sum(amounts),
+            "purchase_count": len(amounts),
+            "average_order_value": sum(amounts) / len(amounts) if amounts else None,
+        }[node.metric]
         return value is not None and ops[node.op](value, node.value)
     if isinstance(node, SegmentCondition):
         return cid in world.members.get(node.segment_id, set())

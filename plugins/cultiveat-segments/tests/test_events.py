@@ -15,9 +15,15 @@ from .data import SYSTEM, now, populate
 
 DEFINITIONS = {
     "Clickers": {"activity": "email_clicked", "within_days": 14, "min_count": 2},
-    "Big or tagged": {"any": [{"field": "company_size", "op": ">", "value": 1000}, {"tag": "Alpha"}]},
-    "Buyers without demo": {"all": [{"purchase": "purchase_count", "op": ">=", "value": 1},
-                                    {"not": {"activity": "demo_requested"}}]},
+    "Big or tagged": {
+        "any": [{"field": "company_size", "op": ">", "value": 1000}, {"tag": "Alpha"}]
+    },
+    "Buyers without demo": {
+        "all": [
+            {"purchase": "purchase_count", "op": ">=", "value": 1},
+            {"not": {"activity": "demo_requested"}},
+        ]
+    },
     "Email people": {"preference": "preferred_channel", "op": "=", "value": "email"},
 }
 
@@ -45,8 +51,10 @@ def assert_matches_full_refresh(crm):
 
 
 def make_segments(crm):
-    return {name: service(crm).create(SYSTEM, {"name": name, "definition": d})["id"]
-            for name, d in DEFINITIONS.items()}
+    return {
+        name: service(crm).create(SYSTEM, {"name": name, "definition": d})["id"]
+        for name, d in DEFINITIONS.items()
+    }
 
 
 def test_contacts_and_activities_update_memberships_within_the_transaction_events(crm):
@@ -59,8 +67,13 @@ def test_contacts_and_activities_update_memberships_within_the_transaction_event
     crm.contacts.update(SYSTEM, ids[1], {"company_size": 5, "tags": []})
     # new clicks put a contact in "Clickers" at once
     t = now()
-    crm.activities.log_many(SYSTEM, [{"contact_id": ids[2], "type": "email_clicked",
-                                      "occurred_at": t - timedelta(hours=h)} for h in (1, 2)])
+    crm.activities.log_many(
+        SYSTEM,
+        [
+            {"contact_id": ids[2], "type": "email_clicked", "occurred_at": t - timedelta(hours=h)}
+            for h in (1, 2)
+        ],
+    )
     crm.activities.log(SYSTEM, ids[3], "demo_requested")
     from cultiveat_segments.api import is_member
 
@@ -77,24 +90,41 @@ def test_contacts_and_activities_update_memberships_within_the_transaction_event
 def test_membership_changes_fire_an_event_and_are_kept_in_history(make_crm, client_for):
     listener = Listener()
     crm = make_crm(plugins=[cultiveat_segments.plugin, listener])
-    seg = service(crm).create(SYSTEM, {"name": "Big", "definition": {"field": "company_size", "op": ">",
-                                                                     "value": 100}})
-    contact = crm.contacts.create(SYSTEM, {"email": "a@b.com", "first_name": "A", "last_name": "B",
-                                           "company_size": 500})
+    seg = service(crm).create(
+        SYSTEM, {"name": "Big", "definition": {"field": "company_size", "op": ">", "value": 100}}
+    )
+    contact = crm.contacts.create(
+        SYSTEM, {"email": "a@b.com", "first_name": "A", "last_name": "B", "company_size": 500}
+    )
     crm.contacts.update(SYSTEM, contact.id, {"company_size": 50})
     mine = [c for c in listener.calls if c[0] == "Big"]
     assert mine == [("Big", (contact.id,), (), "event"), ("Big", (), (contact.id,), "event")]
     history = service(crm).history(SYSTEM, seg["id"])["items"]
     assert [(h["contact_id"], h["change"], h["reason"]) for h in history] == [
-        (contact.id, "left", "event"), (contact.id, "entered", "event")]
+        (contact.id, "left", "event"),
+        (contact.id, "entered", "event"),
+    ]
 
 
 def test_large_batches_are_re_evaluated_by_jobs(make_crm):
-    crm = make_crm(plugins=[cultiveat_segments.plugin], environ={"CULTIVEAT_SEGMENTS_EVENT_DIRECT_LIMIT": "3"})
-    seg = service(crm).create(SYSTEM, {"name": "Big", "definition": {"field": "company_size", "op": ">",
-                                                                     "value": 100}})
-    crm.contacts.create_many(SYSTEM, [{"email": f"x{i}@b.com", "first_name": "X", "last_name": "Y",
-                                       "company_size": 1000 * (i % 2)} for i in range(10)])
+    crm = make_crm(
+        plugins=[cultiveat_segments.plugin], environ={"CULTIVEAT_SEGMENTS_EVENT_DIRECT_LIMIT": "3"}
+    )
+    seg = service(crm).create(
+        SYSTEM, {"name": "Big", "definition": {"field": "company_size", "op": ">", "value": 100}}
+    )
+    crm.contacts.create_many(
+        SYSTEM,
+        [
+            {
+                "email": f"x{i}@b.com",
+                "first_name": "X",
+                "last_name": "Y",
+                "company_size": 1000 * (i % 2),
+            }
+            for i in range(10)
+        ],
+    )
     assert service(crm).get(SYSTEM, seg["id"])["member_count"] == 0  # queued, not yet run
     crm.jobs.run_pending()
     assert service(crm).get(SYSTEM, seg["id"])["member_count"] == 5

@@ -21,26 +21,54 @@ def behaviour_population(crm, per_group=25):
     """Three behaviours a marketer would name: loyal big spenders, lapsed one-timers, browsers."""
     rng = random.Random(3)
     t = now()
-    contacts = crm.contacts.create_many(SYSTEM, [
-        {"email": f"g{g}-{i}@example.com", "first_name": "G", "last_name": str(i)}
-        for g in range(3) for i in range(per_group)])
+    contacts = crm.contacts.create_many(
+        SYSTEM,
+        [
+            {"email": f"g{g}-{i}@example.com", "first_name": "G", "last_name": str(i)}
+            for g in range(3)
+            for i in range(per_group)
+        ],
+    )
     items = []
     for index, contact in enumerate(contacts):
         group = index // per_group
         if group == 0:
             for _ in range(rng.randint(6, 9)):
-                items.append({"contact_id": contact.id, "type": "purchase", "occurred_at": t - timedelta(days=rng.uniform(1, 40)),
-                              "data": {"amount": rng.uniform(400, 900), "currency": "USD"}})
+                items.append(
+                    {
+                        "contact_id": contact.id,
+                        "type": "purchase",
+                        "occurred_at": t - timedelta(days=rng.uniform(1, 40)),
+                        "data": {"amount": rng.uniform(400, 900), "currency": "USD"},
+                    }
+                )
             for _ in range(rng.randint(4, 8)):
-                items.append({"contact_id": contact.id, "type": "email_clicked",
-                              "occurred_at": t - timedelta(days=rng.uniform(1, 20))})
+                items.append(
+                    {
+                        "contact_id": contact.id,
+                        "type": "email_clicked",
+                        "occurred_at": t - timedelta(days=rng.uniform(1, 20)),
+                    }
+                )
         elif group == 1:
-            items.append({"contact_id": contact.id, "type": "purchase", "occurred_at": t - timedelta(days=rng.uniform(400, 600)),
-                          "data": {"amount": rng.uniform(40, 90), "currency": "USD"}})
+            items.append(
+                {
+                    "contact_id": contact.id,
+                    "type": "purchase",
+                    "occurred_at": t - timedelta(days=rng.uniform(400, 600)),
+                    "data": {"amount": rng.uniform(40, 90), "currency": "USD"},
+                }
+            )
         else:
             for _ in range(rng.randint(3, 6)):
-                items.append({"contact_id": contact.id, "type": "page_visit", "occurred_at": t - timedelta(days=rng.uniform(1, 15)),
-                              "data": {"url": "/pricing"}})
+                items.append(
+                    {
+                        "contact_id": contact.id,
+                        "type": "page_visit",
+                        "occurred_at": t - timedelta(days=rng.uniform(1, 15)),
+                        "data": {"url": "/pricing"},
+                    }
+                )
     crm.activities.log_many(SYSTEM, items)
     return contacts
 
@@ -71,7 +99,9 @@ def test_retraining_keeps_segments_and_reports_full_stability(crm):
     first = train(crm, "behaviour")
     second = train(crm, "behaviour")
     assert second["stability"] == 1.0
-    assert {c["segment_id"] for c in first["clusters"]} == {c["segment_id"] for c in second["clusters"]}
+    assert {c["segment_id"] for c in first["clusters"]} == {
+        c["segment_id"] for c in second["clusters"]
+    }
     again = score(crm, "behaviour")
     assert again["stability"] == 1.0 and again["drift_alert"] is False
     assert max(again["drift"].values()) < 0.01
@@ -85,7 +115,9 @@ def test_training_and_scoring_run_as_jobs_with_a_model_card(client, crm, run_job
     job = client.get(f"/api/jobs/{response.json()['job_id']}").json()
     assert job["status"] == "done", job
     runs = client.get("/api/segments/models").json()
-    assert runs[0]["status"] == "trained" and runs[0]["card"]["features"][0] == "days_since_activity"
+    assert (
+        runs[0]["status"] == "trained" and runs[0]["card"]["features"][0] == "days_since_activity"
+    )
     assert client.post("/api/segments/models/train", json={"kind": "astrology"}).status_code == 422
 
 
@@ -97,13 +129,17 @@ def test_training_refuses_too_little_data_with_a_clear_message(crm):
 
 
 def test_preference_segmentation(crm):
-    contacts = crm.contacts.create_many(SYSTEM, [
-        {"email": f"p{i}@example.com", "first_name": "P", "last_name": str(i)} for i in range(60)])
+    contacts = crm.contacts.create_many(
+        SYSTEM,
+        [{"email": f"p{i}@example.com", "first_name": "P", "last_name": str(i)} for i in range(60)],
+    )
     for i, contact in enumerate(contacts):
         group = i % 3
-        prefs = [{"preferred_channel": "email", "frequency": "weekly", "interests": ["analytics"]},
-                 {"preferred_channel": "phone", "frequency": "monthly", "interests": ["pricing"]},
-                 {"preferred_channel": "sms", "frequency": "daily", "interests": ["crm", "mobile"]}][group]
+        prefs = [
+            {"preferred_channel": "email", "frequency": "weekly", "interests": ["analytics"]},
+            {"preferred_channel": "phone", "frequency": "monthly", "interests": ["pricing"]},
+            {"preferred_channel": "sms", "frequency": "daily", "interests": ["crm", "mobile"]},
+        ][group]
         set_preferences(crm, SYSTEM, contact.id, prefs)
     card = train(crm, "preference")
     assert card["k"] == 3
@@ -117,10 +153,12 @@ def test_monitoring_over_time_and_exports(client, crm):
     train(crm, "behaviour")
     seg = next(iter(ml_segments(crm).values()))
     monitoring = client.get(f"/api/segments/{seg['id']}/monitoring").json()
-    assert monitoring["snapshots"][-1]["size"] == 12 and monitoring["snapshots"][-1]["entered"] == 12
+    assert (
+        monitoring["snapshots"][-1]["size"] == 12 and monitoring["snapshots"][-1]["entered"] == 12
+    )
     assert monitoring["flows"][0]["entered"] == 12
     assert set(monitoring["snapshots"][-1]["drift"]) >= {"total_spent", "purchases"}
-    client.post("/api/segments", json={"name": "=HYPERLINK(\"http://x\")", "kind": "static"})
+    client.post("/api/segments", json={"name": '=HYPERLINK("http://x")', "kind": "static"})
     exported = client.get("/api/segments/monitoring/export", params={"format": "csv"})
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
@@ -132,22 +170,57 @@ def test_monitoring_over_time_and_exports(client, crm):
 
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     cells = [row[1] for row in sheet.iter_rows(values_only=True)]
-    assert "'=HYPERLINK(\"http://x\")" in cells
-    assert client.get("/api/segments/monitoring/export", params={"format": "pdf"}).status_code == 400
+    assert '\'=HYPERLINK("http://x")' in cells
+    assert (
+        client.get("/api/segments/monitoring/export", params={"format": "pdf"}).status_code == 400
+    )
 
 
 def test_campaign_engagement_per_segment(client, crm):
-    contacts = crm.contacts.create_many(SYSTEM, [
-        {"email": f"c{i}@example.com", "first_name": "C", "last_name": str(i), "company_size": 500 if i < 4 else 5}
-        for i in range(8)])
-    seg = client.post("/api/segments", json={"name": "Mid", "definition": {
-        "field": "company_size", "op": ">", "value": 100}}).json()
-    items = [{"contact_id": c.id, "type": "email_sent", "data": {"campaign_id": "spring"}} for c in contacts]
-    items += [{"contact_id": c.id, "type": "email_opened", "data": {"campaign_id": "spring"}} for c in contacts[:3]]
-    items += [{"contact_id": contacts[0].id, "type": "purchase",
-               "data": {"campaign_id": "spring", "amount": 10, "currency": "USD"}}]
+    contacts = crm.contacts.create_many(
+        SYSTEM,
+        [
+            {
+                "email": f"c{i}@example.com",
+                "first_name": "C",
+                "last_name": str(i),
+                "company_size": 500 if i < 4 else 5,
+            }
+            for i in range(8)
+        ],
+    )
+    seg = client.post(
+        "/api/segments",
+        json={"name": "Mid", "definition": {"field": "company_size", "op": ">", "value": 100}},
+    ).json()
+    items = [
+        {"contact_id": c.id, "type": "email_sent", "data": {"campaign_id": "spring"}}
+        for c in contacts
+    ]
+    items += [
+        {"contact_id": c.id, "type": "email_opened", "data": {"campaign_id": "spring"}}
+        for c in contacts[:3]
+    ]
+    items += [
+        {
+            "contact_id": contacts[0].id,
+            "type": "purchase",
+            "data": {"campaign_id": "spring", "amount": 10, "currency": "USD"},
+        }
+    ]
     crm.activities.log_many(SYSTEM, items)
     campaigns = client.get(f"/api/segments/{seg['id']}/monitoring").json()["campaigns"]
-    assert campaigns == [{"campaign_id": "spring", "sent": 4, "opened": 3, "clicked": 0, "replied": 0,
-                          "converted": 1, "open_rate": 75.0, "click_rate": 0.0, "conversion_rate": 25.0,
-                          "all_contacts": {"open_rate": 37.5, "click_rate": 0.0, "conversion_rate": 12.5}}]
+    assert campaigns == [
+        {
+            "campaign_id": "spring",
+            "sent": 4,
+            "opened": 3,
+            "clicked": 0,
+            "replied": 0,
+            "converted": 1,
+            "open_rate": 75.0,
+            "click_rate": 0.0,
+            "conversion_rate": 25.0,
+            "all_contacts": {"open_rate": 37.5, "click_rate": 0.0, "conversion_rate": 12.5},
+        }
+    ]

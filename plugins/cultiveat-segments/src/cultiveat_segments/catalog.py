@@ -21,7 +21,7 @@ s = tables.segments
 def operators(crm: CRM) -> list[SegmentOperator]:
     """Every operator: this plugin's own and other plugins' (``register_segment_operators``)."""
     return list(
-        crm.registry.extra(
+        crm.registry.extra(  # noqa: S610 - the registry, not Django
             crm, "register_segment_operators", lambda op: f"{','.join(op.types)}:{op.name}"
         )
     )
@@ -40,14 +40,22 @@ def vocabulary(crm: CRM, conn: sa.Connection) -> Vocabulary:
 
 
 # a declared custom field's type -> how a condition compares it (choices and dates as text)
-CUSTOM_TYPE_MAP = {"text": "text", "choice": "text", "date": "text", "number": "number", "bool": "bool"}
+CUSTOM_TYPE_MAP = {
+    "text": "text",
+    "choice": "text",
+    "date": "text",
+    "number": "number",
+    "bool": "bool",
+}
 
 
 def custom_types(crm: CRM, conn: sa.Connection) -> dict[str, str]:
     service = getattr(crm.contacts, "custom_fields", None)
     if service is None:
         return {}
-    return {name: CUSTOM_TYPE_MAP.get(field.type, "text") for name, field in service.all(conn).items()}
+    return {
+        name: CUSTOM_TYPE_MAP.get(field.type, "text") for name, field in service.all(conn).items()
+    }
 
 
 @attrs.frozen

@@ -216,7 +216,8 @@ class _Parser:
             if len(raw) != 1:
                 self.fail(
                     path,
-                    f"a group has exactly one key ({groups[0]!r}); move other keys into a condition",
+                    f"a group has exactly one key ({groups[0]!r}); move other keys into a "
+                    "condition",
                 )
                 return None
             key = groups[0]

@@ -256,7 +256,7 @@ def refresh(
     reason: str = "refresh",
     actor: Actor | None = None,
 ) -> list[RefreshResult]:
-    """Refresh the given segments (all when None), each in its own transaction, dependencies first."""
+    """Refresh the given segments (all when None), one transaction each, dependencies first."""
     with crm.engine.connect() as conn:
         segments = catalog.dependency_order(catalog.load(crm, conn))
     wanted = None if segment_ids is None else set(segment_ids)

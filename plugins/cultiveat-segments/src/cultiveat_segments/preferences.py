@@ -202,7 +202,7 @@ def _infer(rows: Iterable[tuple[str, Any]], now_count_90: int) -> dict[str, Any]
 
 
 def infer_preferences(crm: CRM) -> dict[str, Any]:
-    """Stream the last year's activities ordered by contact and upsert inferred preferences in batches."""
+    """Stream the last year's activities by contact; upsert inferred preferences in batches."""
     now = utcnow()
     cutoff, recent = now - timedelta(days=INFER_DAYS), now - timedelta(days=90)
     kinds = sorted({*ACTIVITY_CHANNEL, *INTEREST_TYPES, *TOPIC_TYPES})

@@ -9,6 +9,7 @@ from litestar.params import Parameter
 
 from cultiveat_core import CRM, Actor, ValidationError
 from cultiveat_segments.plugin import service
+from cultiveat_segments.ui import builder_page
 
 
 def _body(data: Any) -> dict[str, Any]:
@@ -23,12 +24,14 @@ class SegmentController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_segments(self, crm: CRM, actor: Actor) -> list[dict[str, Any]]:
-        """Every segment: ``{id, name, description, kind, definition, member_count, status, ...}``."""
+        """Every segment: ``{id, name, description, kind, definition, member_count, status}``."""
         return service(crm).list(actor)  # type: ignore[no-any-return]
 
     @post("/", sync_to_thread=True)
-    def create_segment(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
-        """Create ``{"name", "definition", "description"?, "kind"?: dynamic|static}``; members are built at once."""
+    def create_segment(
+        self, crm: CRM, actor: Actor, data: dict[str, Any]
+    ) -> Response[dict[str, Any]]:
+        """Create ``{"name", "definition", "description"?, "kind"?}``; members are built at once."""
         created = service(crm).create(actor, _body(data))
         return Response(
             created, status_code=201, headers={"Location": f"/api/segments/{created['id']}"}
@@ -88,7 +91,9 @@ class SegmentController(Controller):
         return service(crm).get(actor, segment_id)  # type: ignore[no-any-return]
 
     @patch("/{segment_id:int}", sync_to_thread=True)
-    def update_segment(self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    def update_segment(
+        self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
         """Change ``name``, ``description``, ``definition`` or ``kind``; members are rebuilt."""
         return service(crm).update(actor, segment_id, _body(data))  # type: ignore[no-any-return]
 
@@ -115,7 +120,9 @@ class SegmentController(Controller):
         return service(crm).members(actor, segment_id, limit=limit, after=after)  # type: ignore[no-any-return]
 
     @post("/{segment_id:int}/contacts", sync_to_thread=True, status_code=200)
-    def add_contacts(self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    def add_contacts(
+        self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
         """``{"contact_ids": [...], "mode": "include"|"exclude"}``: manual overrides of the rule."""
         body = _body(data)
         return service(crm).set_overrides(
@@ -198,7 +205,9 @@ class SegmentController(Controller):
         return get_preferences(crm, actor, contact_id)
 
     @put("/preferences/{contact_id:int}", sync_to_thread=True)
-    def put_preferences(self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    def put_preferences(
+        self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
+    ) -> dict[str, Any]:
         """Set any of interests, preferred_channel, frequency, topics (they stop being inferred)."""
         from cultiveat_segments.preferences import set_preferences
 
@@ -215,7 +224,9 @@ class SegmentController(Controller):
     # -- ML models -------------------------------------------------------------------------
 
     @post("/models/train", sync_to_thread=True, status_code=202)
-    def train_model(self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def train_model(
+        self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``{"kind": "behaviour"|"preference"}`` -> a training job; poll ``/api/jobs/{id}``."""
         from cultiveat_segments.ml.runs import enqueue
 
@@ -223,7 +234,9 @@ class SegmentController(Controller):
         return {"job_id": enqueue(crm, actor, "segments.train", kind)}
 
     @post("/models/score", sync_to_thread=True, status_code=202)
-    def score_model(self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def score_model(
+        self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Re-assign contacts with the latest model of ``kind`` (a job)."""
         from cultiveat_segments.ml.runs import enqueue
 
@@ -243,7 +256,5 @@ class SegmentController(Controller):
 
         return get_run(crm, actor, run_id)
 
-
-from cultiveat_segments.ui import builder_page  # noqa: E402
 
 ROUTES = [SegmentController, builder_page]

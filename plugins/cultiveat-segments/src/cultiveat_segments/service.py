@@ -1,4 +1,4 @@
-"""Segment use cases with permission checks: CRUD, validate, preview, members, overrides, history."""
+"""Segment use cases, permission-checked: CRUD, validate, preview, members, overrides, history."""
 
 from __future__ import annotations
 
@@ -412,7 +412,8 @@ class SegmentService:
             ).rowcount
             if not gone:
                 raise NotFound(
-                    f"contact {contact_id} was not added to or removed from segment {segment_id} by hand"
+                    f"contact {contact_id} was not added to or removed from segment {segment_id} "
+                    "by hand"
                 )
             uow.audit("segment.clear_override", "segment", segment_id, {"contact_id": contact_id})
         membership.reevaluate(

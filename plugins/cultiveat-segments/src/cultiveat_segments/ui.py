@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from litestar import Response, get
@@ -49,41 +50,7 @@ def render_contact_tab(*, crm: Any, actor: Any, contact: Any, request: Any = Non
     ).format(n=len(member), cards=Markup("").join(cards) or Markup("<li>No segments yet.</li>"))
 
 
-BUILDER_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Segment builder - Cultiveat</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}textarea{width:100%;height:14rem;
-font-family:monospace}.err{color:#b00020}li{margin:.2rem 0}</style></head>
-<body><h1>Segment builder</h1>
-<p>Definition (JSON: <code>{"all": [...]}</code>, <code>{"any": [...]}</code>, <code>{"not": ...}</code> and
-conditions; see <a href="/api/segments/operators">fields and operators</a>).</p>
-<form id="builder" method="post" action="/api/segments">
-<label>Name <input name="name" required maxlength="120"></label>
-<textarea name="definition">{"all": [{"field": "company_size", "op": ">", "value": 100}]}</textarea>
-<button type="button" id="preview">Preview</button> <button type="submit">Save segment</button></form>
-<div id="result" aria-live="polite"></div>
-<script>
-const form = document.getElementById("builder"), out = document.getElementById("result");
-const headers = () => ({"Content-Type": "application/json",
-  "Authorization": "Bearer " + (localStorage.getItem("cultiveat_token") || "")});
-function show(data) {
-  out.textContent = "";
-  if (data.errors) { for (const e of data.errors) { const p = document.createElement("p");
-    p.className = "err"; p.textContent = (e.field || "") + ": " + e.message; out.append(p); } return; }
-  const h = document.createElement("h2"); h.textContent = (data.count ?? data.member_count) + " contacts";
-  out.append(h); const ul = document.createElement("ul");
-  for (const m of data.members || []) { const li = document.createElement("li");
-    li.textContent = m.first_name + " " + m.last_name + " <" + m.email + ">"; ul.append(li); }
-  out.append(ul);
-}
-async function send(url, body) {
-  let definition; try { definition = JSON.parse(form.definition.value); }
-  catch (e) { show({errors: [{field: "definition", message: "not valid JSON: " + e.message}]}); return; }
-  const r = await fetch(url, {method: "POST", headers: headers(), body: JSON.stringify({...body, definition})});
-  show(await r.json());
-}
-document.getElementById("preview").onclick = () => send("/api/segments/preview", {});
-form.onsubmit = (ev) => { ev.preventDefault(); send("/api/segments", {name: form.name.value}); };
-</script></body></html>"""
+BUILDER_HTML = (Path(__file__).parent / "builder.html").read_text(encoding="utf-8")
 
 
 @get("/segments/builder", include_in_schema=False, media_type="text/html", sync_to_thread=False)

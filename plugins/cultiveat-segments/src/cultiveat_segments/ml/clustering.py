@@ -218,7 +218,7 @@ def psi(reference: list[dict[str, list[float]]], values: np.ndarray) -> list[flo
 
 
 def stability(previous: dict[int, int], current: dict[int, int]) -> float | None:
-    """Share of contacts in both runs whose segment stayed the same (segments are matched by centroid)."""
+    """Share of contacts in both runs still in the same segment (segments matched by centroid)."""
     both = [cid for cid in current if cid in previous]
     if not both:
         return None

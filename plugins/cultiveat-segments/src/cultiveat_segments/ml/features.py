@@ -122,7 +122,7 @@ def behaviour_features(crm: CRM, now: datetime) -> FeatureMatrix:
 def preference_features(
     crm: CRM, vocabulary: dict[str, list[str]] | None = None
 ) -> tuple[FeatureMatrix, dict[str, list[str]]]:
-    """Returns the matrix and its vocabulary (top interests/topics), kept with the model to score."""
+    """The matrix and its vocabulary (top interests/topics), kept with the model to score."""
     p = tables.preferences
     with crm.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(core.contacts)).scalar_one()

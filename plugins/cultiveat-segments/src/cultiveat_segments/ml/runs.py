@@ -184,7 +184,8 @@ def _save_run(
         existing = conn.execute(sa.select(sa.func.count()).select_from(s)).scalar_one()
         if existing - len(removed) + created > settings.max_segments:
             raise ValidationError(
-                f"saving {model.k} {kind} segments would make {existing - len(removed) + created} segments, "
+                f"saving {model.k} {kind} segments would make "
+                f"{existing - len(removed) + created} segments, "
                 f"more than the limit of {settings.max_segments}; delete segments or lower "
                 "CULTIVEAT_SEGMENTS_ML_MAX_K"
             )
