@@ -195,6 +195,10 @@ class EmailService:
     ) -> None:
         cfg = parse_smtp_url(self.settings.smtp_url, self.settings.smtp_timeout_seconds)
         smtp = SmtpSender(cfg)
+        # The outcome of message i is committed together with the claim of message i+1: one
+        # commit per message, and a row is never 'sending' unless its SMTP transaction is
+        # under way (or the process died during it: then it is in doubt, never resent).
+        unrecorded: tuple[int, str, int | None, str | None] | None = None
         try:
             for item, row in todo:
                 result = results[row["id"]]
@@ -215,22 +219,28 @@ class EmailService:
                     result.update(status="failed", error=str(exc)[:1000], new=True)
                     continue
                 with self.crm.begin() as conn:
-                    if not outbox.claim(conn, row["id"]):
-                        result["status"] = "unknown"  # another process holds it
-                        continue
+                    if unrecorded is not None:
+                        outbox.finish(conn, *unrecorded)
+                        unrecorded = None
+                    claimed = outbox.claim(conn, row["id"])
+                if not claimed:
+                    result["status"] = "unknown"  # another process holds it
+                    continue
                 outcome = self._send_with_retries(smtp, row["to_address"], data)
                 status = {"sent": "sent", "temporary": "deferred", "permanent": "failed"}[
                     outcome.kind
                 ]
                 error = None if outcome.kind == "sent" else outcome.detail or f"SMTP {outcome.code}"
-                with self.crm.begin() as conn:
-                    outbox.finish(conn, row["id"], status, outcome.code, error)
+                unrecorded = (row["id"], status, outcome.code, error)
                 if outcome.kind == "permanent":
                     self.suppress(
                         [row["to_address"]], "bounce", code=outcome.code, detail=outcome.detail
                     )
                 result.update(status=status, code=outcome.code, error=error, new=True)
         finally:
+            if unrecorded is not None:
+                with self.crm.begin() as conn:
+                    outbox.finish(conn, *unrecorded)
             smtp.close()
 
     def _send_with_retries(self, smtp: SmtpSender, to: str, data: bytes) -> Outcome:
