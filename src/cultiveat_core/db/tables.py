@@ -344,3 +344,95 @@ import_chunks = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+# -- contacts domain (issue 4): search, counters, custom fields, notes history, merges, imports --
+
+# ``search_doc`` (name, email, company, position and tag names in one text, lower-cased on
+# PostgreSQL) backs free-text search: a pg_trgm GIN index on PostgreSQL, an FTS5 trigram table
+# on SQLite. Only ``services.search.refresh_search_docs`` writes it, set-based.
+contacts.append_column(sa.Column("search_doc", sa.Text))
+sa.Index("ix_core_contacts_company_name_id", contacts.c.company, contacts.c.id)
+sa.Index("ix_core_contacts_type_id", contacts.c.type, contacts.c.id)
+sa.Index("ix_core_contacts_channel_id", contacts.c.channel, contacts.c.id)
+sa.Index("ix_core_contacts_industry_id", contacts.c.industry, contacts.c.id)
+sa.Index("ix_core_contacts_size_id", contacts.c.company_size, contacts.c.id)
+sa.Index("ix_core_contacts_created_id", contacts.c.created_at, contacts.c.id)
+sa.Index("ix_core_contacts_activity_id", contacts.c.last_activity_at, contacts.c.id)
+
+# Contacts created per month, kept by database triggers (KPIs read this, never count rows).
+contact_counts = sa.Table(
+    "core_contact_counts",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM (UTC)
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+)
+
+custom_fields = sa.Table(
+    "core_custom_fields",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),  # text|number|date|bool|choice
+    sa.Column("choices", JSONType, nullable=False, default=list),
+    sa.Column("required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("plugin", sa.String(100)),  # who declared it (None: an admin)
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# Every edit of an activity (notes): the data before the edit, who changed it and when.
+activity_revisions = sa.Table(
+    "core_activity_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("core_activities.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("data", JSONType, nullable=False, default=dict),
+    sa.Column("edited_by", sa.Integer, sa.ForeignKey("core_users.id", ondelete="SET NULL")),
+    sa.Column("edited_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# What a merge folded into what: the merged contact's last state and what moved.
+contact_merges = sa.Table(
+    "core_contact_merges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kept_id", sa.Integer, nullable=False, index=True),
+    sa.Column("merged_id", sa.Integer, nullable=False),
+    sa.Column("merged_snapshot", JSONType, nullable=False, default=dict),
+    sa.Column("moved", JSONType, nullable=False, default=dict),
+    sa.Column("merged_by", sa.Integer, sa.ForeignKey("core_users.id", ondelete="SET NULL")),
+    sa.Column("merged_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+imports = sa.Table(
+    "core_imports",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("job_id", sa.String(36)),
+    sa.Column("status", sa.String(20), nullable=False),  # queued|running|done|failed
+    sa.Column("filename", sa.String(300), nullable=False, server_default=""),
+    sa.Column("size", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("options", JSONType, nullable=False, default=dict),  # source, mapping, on_duplicate, dry_run
+    sa.Column("source", sa.String(30)),  # the detected vendor
+    sa.Column("rows_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("errors", JSONType, nullable=False, default=list),
+    sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failure", sa.Text),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("core_users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# An uploaded import file, stored in chunks so any worker can stream it back.
+import_chunks = sa.Table(
+    "core_import_chunks",
+    metadata,
+    sa.Column("import_id", sa.String(36), sa.ForeignKey("core_imports.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+sa.Index("ix_core_contacts_stage_created_id", contacts.c.stage, contacts.c.created_at, contacts.c.id)
