@@ -126,8 +126,8 @@ class EventDispatcher:
 
     def fire(self, events: Sequence[Event]) -> None:
         """Fire ``events`` (one transaction's) and wait at most ``event_wait_seconds`` for them."""
-        if not events:
-            return
+        if not events or not self._listened(events):
+            return  # nobody listens: no hand-off to the event thread at all
         if getattr(self._local, "dispatching", False):
             self._dispatch(events)  # an event handler's own service call: no new thread
             return
@@ -144,6 +144,14 @@ class EventDispatcher:
                 self.crm.settings.event_wait_seconds,
                 ", ".join(sorted({e.name for e in events})),
             )
+
+    def _listened(self, events: Sequence[Event]) -> bool:
+        pm = self.crm.pm
+        for name in {e.name for e in events}:
+            batch = BATCH_FORMS.get(name)
+            if implementations(pm, name) or (batch and implementations(pm, batch[0])):
+                return True
+        return False
 
     def _done(self, future: Future[None]) -> None:
         with self._lock:
