@@ -161,7 +161,7 @@ def test_compiled_sql_selects_what_the_reference_evaluator_selects(crm, seed):
         vocab = catalog.vocabulary(crm, conn)
     ctx = CompileContext(dialect=crm.engine.dialect.name, now=when)
 
-    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(DEFINITIONS)
     def check(definition):
         definition = _bind_segment(definition, static["id"])

@@ -261,6 +261,10 @@ def test_segment_membership_conditions_and_cycles(client, crm):
         },
     ).json()
     assert big_ceos["member_count"] == 1
+    # refreshing a segment refreshes the segments built on it
+    client.patch(f"/api/segments/{ceos['id']}", json={"definition": {"field": "position", "op": "contains",
+                                                                       "value": "c"}})
+    assert client.get(f"/api/segments/{big_ceos['id']}").json()["member_count"] == 2
     cycle = client.patch(
         f"/api/segments/{ceos['id']}", json={"definition": {"segment": big_ceos["id"]}}
     )

@@ -259,7 +259,7 @@ def refresh(
     """Refresh the given segments (all when None), one transaction each, dependencies first."""
     with crm.engine.connect() as conn:
         segments = catalog.dependency_order(catalog.load(crm, conn))
-    wanted = None if segment_ids is None else set(segment_ids)
+    wanted = None if segment_ids is None else with_dependents(segments, set(segment_ids))
     results = []
     for seg in segments:
         if wanted is not None and seg.id not in wanted:
@@ -267,6 +267,19 @@ def refresh(
         with crm.transaction(actor or Actor.system("segments refresh")) as uow:
             results.append(refresh_one(crm, uow, seg, reason))
     return results
+
+
+def with_dependents(segments: list[catalog.StoredSegment], ids: set[int]) -> set[int]:
+    """``ids`` plus every segment that uses one of them ("member of segment"), transitively."""
+    found = set(ids)
+    changed = True
+    while changed:
+        changed = False
+        for seg in segments:
+            if seg.id not in found and seg.depends_on & found:
+                found.add(seg.id)
+                changed = True
+    return found
 
 
 def reevaluate(

@@ -112,14 +112,14 @@ def contacts_deleted(crm: CRM, contacts: list[Contact]) -> None:
     contacts_removed(crm, [c.id for c in contacts])
 
 
-@hookimpl(optionalhook=True)
+@hookimpl
 def erase_contact_data(crm: CRM, contact: Any) -> None:
     from cultiveat_segments.privacy import erase_contact
 
     erase_contact(crm, contact.id)
 
 
-@hookimpl(optionalhook=True)
+@hookimpl
 def contact_data_for_subject_access(crm: CRM, contact: Any) -> Any:
     from cultiveat_segments.privacy import subject_access
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -13,19 +14,25 @@ if TYPE_CHECKING:
     from cultiveat_core import CRM
 
 
-def subject_access(crm: CRM, contact_id: int) -> dict[str, Any]:
+def _json(row: Any) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(row).items()}
+
+
+def subject_access(crm: CRM, contact_id: int) -> dict[str, Any] | None:
+    """The contact's memberships, membership history and preferences, JSON-ready."""
     s, m, h, p = tables.segments, tables.members, tables.history, tables.preferences
     with crm.engine.connect() as conn:
         memberships = [
-            dict(r)
+            _json(r)
             for r in conn.execute(
-                sa.select(s.c.name, m.c.added_at)
+                sa.select(s.c.name.label("segment"), m.c.added_at)
                 .join(m, m.c.segment_id == s.c.id)
                 .where(m.c.contact_id == contact_id)
+                .order_by(s.c.name)
             ).mappings()
         ]
         history = [
-            dict(r)
+            _json(r)
             for r in conn.execute(
                 sa.select(h.c.segment_id, h.c.change, h.c.reason, h.c.occurred_at)
                 .where(h.c.contact_id == contact_id)
@@ -33,12 +40,12 @@ def subject_access(crm: CRM, contact_id: int) -> dict[str, Any]:
             ).mappings()
         ]
         prefs = conn.execute(sa.select(p).where(p.c.contact_id == contact_id)).mappings().first()
+    if not (memberships or history or prefs):
+        return None
     return {
-        "segments": {
-            "memberships": memberships,
-            "history": history,
-            "preferences": dict(prefs) if prefs else None,
-        }
+        "memberships": memberships,
+        "history": history,
+        "preferences": _json(prefs) if prefs else None,
     }
 
 

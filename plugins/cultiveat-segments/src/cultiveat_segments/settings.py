@@ -23,6 +23,8 @@ class SegmentsSettings:
     ml_min_contacts: int = 30
     ml_min_silhouette: float = 0.1
     ml_max_k: int = 8
+    # A fixed number of clusters; 0 lets the silhouette choose k in 2..ml_max_k.
+    ml_k: int = 0
     ml_seed: int = 42
     # Silhouette is O(n^2): it is computed on a seeded sample of this many contacts.
     ml_silhouette_sample: int = 5000

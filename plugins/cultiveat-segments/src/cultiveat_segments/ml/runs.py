@@ -117,6 +117,7 @@ def train(
             max_k=settings.ml_max_k,
             seed=settings.ml_seed,
             silhouette_sample=settings.ml_silhouette_sample,
+            k=settings.ml_k or None,
         )
     except ValueError as exc:
         _fail(crm, kind, card, f"cannot cluster: {exc}")
@@ -125,7 +126,9 @@ def train(
         silhouette=model.silhouette,
         k_candidates=[list(c) for c in model.candidates],
         min_silhouette=settings.ml_min_silhouette,
-        criterion="silhouette (highest over k = 2..max_k)",
+        criterion=f"fixed k={settings.ml_k}"
+        if settings.ml_k
+        else "silhouette (highest over k = 2..max_k)",
     )
     if model.silhouette < settings.ml_min_silhouette:
         _fail(
