@@ -218,3 +218,18 @@ def test_plugin_declared_events_fire_after_commit_through_uow_emit(make_crm):
         uow.emit("thing_happened", what="never")
         raise ValueError
     assert listener.seen == ["hello"]
+
+
+def test_a_listener_may_call_services_whose_events_fire_in_its_thread(make_crm):
+    class Follower:
+        cultiveat_plugin_name = "follower"
+
+        @hookimpl
+        def contact_created(self, crm, contact):
+            crm.activities.log(SYSTEM, contact.id, "email_opened")
+
+    recorder = Recorder("recorder")
+    crm = make_crm(plugins=[Follower(), recorder])
+    crm.contacts.create(SYSTEM, person("chain@example.com"))
+    assert recorder.names("activity_logged") == ["email_opened"]
+    assert recorder.names("activities_logged") == [["email_opened"]]

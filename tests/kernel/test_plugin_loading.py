@@ -229,3 +229,51 @@ def test_the_core_alone_has_no_pending_hooks_and_reports_its_builtins(crm):
         "core.activity_types", "core.permissions", "core.actor", "core.dedupe", "core.tasks",
     }
     assert all(r["distribution"] == "cultiveat-core" for r in found.values())
+
+
+def test_plugin_declared_registration_hooks_are_collected_and_checked(plugin_dir):
+    plugin_dir.add("kchan", """
+        from types import SimpleNamespace
+
+        from cultiveat_core import hookimpl, hookspec
+
+
+        class hookspecs:
+            @staticmethod
+            @hookspec
+            def register_channels(crm):
+                "Channels other plugins add."
+
+
+        @hookimpl
+        def register_channels(crm):
+            return [SimpleNamespace(name="email")]
+    """)
+    plugin_dir.add("ksms", """
+        from types import SimpleNamespace
+
+        from cultiveat_core import hookimpl
+
+
+        @hookimpl
+        def register_channels(crm):
+            return [SimpleNamespace(name="sms")]
+    """)
+    crm = create_crm(Settings(database_url="sqlite://", plugins_block=plugin_dir.block()))
+    assert [c.name for c in crm.registry.extra(crm, "register_channels")] == ["email", "sms"]
+    crm.pm.check_pending()
+
+    plugin_dir.add("kemail2", """
+        from types import SimpleNamespace
+
+        from cultiveat_core import hookimpl
+
+
+        @hookimpl
+        def register_channels(crm):
+            return [SimpleNamespace(name="email")]
+    """)
+    crm = create_crm(Settings(database_url="sqlite://", plugins_block=plugin_dir.block()))
+    with pytest.raises(DuplicateRegistration,
+                       match="'email' is registered by both plugin 'kchan' and plugin 'kemail2'"):
+        crm.registry.extra(crm, "register_channels")
