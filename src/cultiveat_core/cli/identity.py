@@ -231,3 +231,5 @@ def keys_rotate() -> None:
 
 
 CORE_COMMANDS.extend([users, tokens, audit, keys])
+
+from cultiveat_core.cli import backup as _backup  # noqa: E402, F401  (backup, restore)
