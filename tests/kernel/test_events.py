@@ -83,7 +83,7 @@ class Hanger:
     @hookimpl
     def contact_created(self, crm, contact):
         self.started.set()
-        self.release.wait(30)
+        self.release.wait(120)
 
 
 def test_events_fire_after_commit(make_crm):
@@ -161,7 +161,9 @@ def test_a_hanging_listener_does_not_hang_the_request(make_crm, caplog):
             elapsed = time.monotonic() - started
         assert first.status_code == second.status_code == 201
         assert hanger.started.is_set()
-        assert elapsed < 3.0, elapsed  # two requests, each waits at most 0.3 s for listeners
+        # each request waits at most 0.3 s for the listener hanging (up to 120 s); the margin
+        # is for shared, loaded CI machines
+        assert elapsed < 20.0, elapsed
         assert "event handlers still running after 0.3s (contact_created)" in caplog.text
         # the hung thread does not block later events for other plugins
         deadline = time.monotonic() + 5
