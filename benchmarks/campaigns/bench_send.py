@@ -135,9 +135,10 @@ def main() -> int:
     from cultiveat_campaigns import consent, library, service
     from cultiveat_campaigns.tables import campaigns as campaign_table
     from cultiveat_campaigns.tables import recipients
+    from cultiveat_email.tables import messages
+
     from cultiveat_core import Actor, create_crm
     from cultiveat_core.settings import Settings
-    from cultiveat_email.tables import messages
 
     system = Actor.system("bench")
     crm = create_crm(Settings.from_env())

@@ -20,7 +20,7 @@ class Recorder:
         self.out = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         head = envelope.content.split(b"\r\n\r\n", 1)[0]
         found = MSGID.search(head)
         mid = found.group(1).decode() if found else "-"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
-
 from cultiveat_campaigns.tables import recipients
+
 from cultiveat_core.db import tables as core_tables
 
 from .conftest import SYSTEM, make_contacts
@@ -42,10 +42,17 @@ def broker(redis_url):
 
 @pytest.fixture
 def worker_env(env, broker):
-    others = sorted(ep.name for ep in entry_points(group="cultiveat") if ep.name not in ("email", "campaigns"))
-    return {**env, "CULTIVEAT_BROKER_URL": broker, "CULTIVEAT_PLUGINS_BLOCK": ",".join(others),
-            "CULTIVEAT_EMAIL_RETRY_ATTEMPTS": "0", "CULTIVEAT_JOB_POLL_SECONDS": "0.2",
-            "CULTIVEAT_SECRET_KEY": "test-secret-key-" + "x" * 32}
+    others = sorted(
+        ep.name for ep in entry_points(group="cultiveat") if ep.name not in ("email", "campaigns")
+    )
+    return {
+        **env,
+        "CULTIVEAT_BROKER_URL": broker,
+        "CULTIVEAT_PLUGINS_BLOCK": ",".join(others),
+        "CULTIVEAT_EMAIL_RETRY_ATTEMPTS": "0",
+        "CULTIVEAT_JOB_POLL_SECONDS": "0.2",
+        "CULTIVEAT_SECRET_KEY": "test-secret-key-" + "x" * 32,
+    }
 
 
 @pytest.fixture
@@ -53,18 +60,27 @@ def worker_crm(make_crm, worker_env, cultiveat_backend, request):
     backends = request.config.getoption("--cultiveat-db").split(",")
     if cultiveat_backend == "sqlite" and "postgresql" in backends:
         pytest.skip("the worker test runs once per session, on PostgreSQL (it is also configured)")
-    crm = make_crm(load_entrypoints=True, environ=worker_env, broker_url=worker_env["CULTIVEAT_BROKER_URL"])
-    assert {"email", "campaigns"} <= {r.name for r in crm.plugin_records.values() if r.status == "loaded"}
+    crm = make_crm(
+        load_entrypoints=True, environ=worker_env, broker_url=worker_env["CULTIVEAT_BROKER_URL"]
+    )
+    assert {"email", "campaigns"} <= {
+        r.name for r in crm.plugin_records.values() if r.status == "loaded"
+    }
     return crm
 
 
 @pytest.fixture
 def worker(worker_crm, worker_env, tmp_path):
     env = {**os.environ, **worker_env, "CULTIVEAT_DATABASE_URL": worker_crm.settings.database_url}
-    log = open(tmp_path / "worker.log", "wb")
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed after the worker stops
     cli = Path(sys.executable).with_name("cultiveat")
-    proc = subprocess.Popen([str(cli), "worker", "--concurrency", "2", "--pool", "threads"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(cli), "worker", "--concurrency", "2", "--pool", "threads"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     yield proc
     proc.send_signal(signal.SIGTERM)
     try:
@@ -82,17 +98,31 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
     sink.rcpt_script[bob.email] = ["550 5.1.1 unknown user"]
     from cultiveat_campaigns import library, service
 
-    tid = library.create(crm, SYSTEM, {"name": "W", "subject": "Hi {first_name}", "body_text": "hello"})["id"]
-    campaign = service.create(crm, SYSTEM, {"name": "Worker", "template_id": tid,
-                                            "audience": {"contact_ids": [ann.id, bob.id, cy.id]}})
+    tid = library.create(
+        crm, SYSTEM, {"name": "W", "subject": "Hi {first_name}", "body_text": "hello"}
+    )["id"]
+    campaign = service.create(
+        crm,
+        SYSTEM,
+        {
+            "name": "Worker",
+            "template_id": tid,
+            "audience": {"contact_ids": [ann.id, bob.id, cy.id]},
+        },
+    )
     service.send(crm, SYSTEM, campaign["id"])
 
     def log():
         return (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
 
-    wait_for(lambda: len(sink.to(ann.email)) == 1 and len(sink.to(cy.email)) == 1, 90,
-             "ann (after a 451 and a job retry) and cy to get their message\n" + log())
-    wait_for(lambda: service.get(crm, SYSTEM, campaign["id"])["status"] == "Completed", 30, "completion")
+    wait_for(
+        lambda: len(sink.to(ann.email)) == 1 and len(sink.to(cy.email)) == 1,
+        90,
+        "ann (after a 451 and a job retry) and cy to get their message\n" + log(),
+    )
+    wait_for(
+        lambda: service.get(crm, SYSTEM, campaign["id"])["status"] == "Completed", 30, "completion"
+    )
     assert sink.to(bob.email) == []
     assert sink.rcpt_script[bob.email] == []  # 550 answered once, never retried
     with crm.connect() as conn:
@@ -102,10 +132,16 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
     # Run the same batch job again, as after a crash between sending and recording it: the
     # outbox keeps every contact at one message.
     with crm.begin() as conn:
-        job_id = conn.execute(sa.select(core_tables.jobs.c.id).where(
-            core_tables.jobs.c.name == "campaigns.send_batch")).scalar()
-        conn.execute(core_tables.jobs.update().where(core_tables.jobs.c.id == job_id)
-                     .values(status="queued", dispatched_at=None))
+        job_id = conn.execute(
+            sa.select(core_tables.jobs.c.id).where(
+                core_tables.jobs.c.name == "campaigns.send_batch"
+            )
+        ).scalar()
+        conn.execute(
+            core_tables.jobs.update()
+            .where(core_tables.jobs.c.id == job_id)
+            .values(status="queued", dispatched_at=None)
+        )
         conn.execute(recipients.update().values(status="queued"))
     crm.jobs.relay([job_id])
     crm.jobs.relay([job_id])

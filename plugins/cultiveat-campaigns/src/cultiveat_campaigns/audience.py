@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cultiveat_core import CRM, FieldError, NotFound, ValidationError
+from cultiveat_core import CRM, FieldError, ValidationError
 from cultiveat_core.db import tables as core_tables
 
 c = core_tables.contacts
@@ -68,6 +68,8 @@ def validate(crm: CRM, audience: Any) -> dict[str, Any]:
             raise ValidationError.field("audience.segment_id", "must be a segment id (a number)")
         if not segments_available(crm):
             raise ValidationError.field("audience.segment_id", SEGMENTS_MISSING)
+        api = importlib.import_module("cultiveat_segments.api")
+        next(iter(api.iter_member_ids(crm, value, 1)), None)  # NotFound for an unknown segment
         return {"segment_id": value}
     if kind == "filter":
         if not isinstance(value, Mapping) or not value or set(value) - set(FILTER_KEYS):
@@ -114,15 +116,11 @@ def id_batches(crm: CRM, audience: Mapping[str, Any], batch_size: int) -> Iterat
             raise ValidationError.field("audience.segment_id", SEGMENTS_MISSING)
         api = importlib.import_module("cultiveat_segments.api")
         pending: list[int] = []
-        try:
-            members = api.iter_member_ids(crm, audience["segment_id"], batch_size)
-            for item in members:
-                pending.extend(item if isinstance(item, list | tuple) else [item])
-                while len(pending) >= batch_size:
-                    yield pending[:batch_size]
-                    pending = pending[batch_size:]
-        except LookupError as exc:
-            raise NotFound(f"segment {audience['segment_id']} does not exist") from exc
+        for item in api.iter_member_ids(crm, audience["segment_id"], batch_size):
+            pending.extend(item if isinstance(item, list | tuple) else [item])
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                pending = pending[batch_size:]
         if pending:
             yield pending
     else:

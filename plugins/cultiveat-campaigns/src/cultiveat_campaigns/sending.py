@@ -28,6 +28,7 @@ log = logging.getLogger("cultiveat.campaigns")
 c = core_tables.contacts
 r = recipients
 PENDING = ("queued", "deferred")
+HEARTBEAT_EVERY = 50  # messages between progress reports (each extends the job lease)
 
 
 class RetryLater(Exception):
@@ -258,12 +259,20 @@ def send_batch(ctx: JobContext, campaign_id: int, first_id: int, last_id: int) -
                 .values(status="failed", error=exc.message[:500])
             )
         return {"failed": len(wanted), "error": exc.message}
-    results = ch.send(crm, messages) if messages else []
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(messages), HEARTBEAT_EVERY):
+        results += ch.send(crm, messages[start : start + HEARTBEAT_EVERY])
+        # reporting progress extends the job's lease: a slow batch is not taken for a dead one
+        ctx.progress(
+            min(start + HEARTBEAT_EVERY, len(messages)), len(messages), f"campaign {campaign_id}"
+        )
     by_contact = {x["id"]: x["recipient_id"] for x in wanted}
     now = utcnow()
     updates = []
     for res in results:
-        status = OUTCOME.get(res["status"], "unknown")
+        if res["status"] not in OUTCOME:
+            continue  # in_progress: the process sending it records the outcome
+        status = OUTCOME[res["status"]]
         updates.append(
             {
                 "rid": by_contact[res["contact_id"]],

@@ -26,5 +26,6 @@ class EmailChannel:
     def send(self, crm: CRM, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Deliver ``messages`` (dicts: key, contact_id, to, subject, text, html, unsubscribe_url,
         headers, meta); one result dict per message with ``status`` sent | deferred | failed |
-        suppressed | unknown and ``new`` (changed by this call)."""
+        suppressed | unknown | in_progress (another process is sending it right now) and ``new``
+        (changed by this call)."""
         return service(crm).deliver(messages)

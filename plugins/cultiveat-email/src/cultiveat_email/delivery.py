@@ -224,7 +224,7 @@ class EmailService:
                         unrecorded = None
                     claimed = outbox.claim(conn, row["id"])
                 if not claimed:
-                    result["status"] = "unknown"  # another process holds it
+                    result["status"] = "in_progress"  # another process is sending it now
                     continue
                 outcome = self._send_with_retries(smtp, row["to_address"], data)
                 status = {"sent": "sent", "temporary": "deferred", "permanent": "failed"}[
