@@ -75,10 +75,11 @@ def register_periodic_tasks(crm: CRM) -> list[PeriodicTask]:
 
 @hookimpl
 def register_routes(crm: CRM) -> list[Any]:
+    from cultiveat_campaigns.pages import ROUTES as PAGES
     from cultiveat_campaigns.routes import ROUTES
     from cultiveat_campaigns.tracking_routes import ROUTES as TRACKING
 
-    return [*ROUTES, *TRACKING]
+    return [*ROUTES, *TRACKING, *PAGES]
 
 
 @hookimpl

@@ -1,5 +1,5 @@
-"""UI contributions: the Campaigns and Communication tabs, the Email quick action, the
-list's bulk actions and the Campaigns nav item. Renderers return escaped HTML."""
+"""UI contributions: the Campaigns and Communication tabs, the Email quick action (the
+send-email dialog of ``pages.py``) and the Campaigns nav item. Renderers return escaped HTML."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from cultiveat_campaigns import history, service
-from cultiveat_core import BulkAction, ContactTab, NavItem, QuickAction
+from cultiveat_core import ContactTab, NavItem, QuickAction
 
 BADGE = {
     "opened": "#10B981",
@@ -63,7 +63,7 @@ UI = [
     NavItem(
         name="campaigns",
         label="Campaigns",
-        href="/campaigns",
+        href="/api/campaigns",
         icon="megaphone",
         order=30,
         permission="campaigns.read",
@@ -86,31 +86,9 @@ UI = [
     QuickAction(
         name="email",
         label="Email",
-        href="/api/campaigns/templates?contact_id={contact_id}",
+        href="/campaigns/contacts/{contact_id}/email",
         icon="envelope",
         order=20,
-        permission="campaigns.send",
-    ),
-    QuickAction(
-        name="add_campaign",
-        label="Add Campaign & A",
-        href="/api/campaigns?status=Active&contact_id={contact_id}",
-        icon="megaphone",
-        order=50,
-        permission="campaigns.send",
-    ),
-    BulkAction(
-        name="send_email",
-        label="Send Email",
-        href="/api/campaigns",
-        order=10,
-        permission="campaigns.send",
-    ),
-    BulkAction(
-        name="add_to_campaign",
-        label="Add to Campaign",
-        href="/api/campaigns/{campaign_id}/contacts",
-        order=40,
         permission="campaigns.send",
     ),
 ]
