@@ -16,7 +16,7 @@ SYSTEM = Actor.system("tests")
 
 @pytest.fixture
 def crm(make_crm: Callable[..., CRM]) -> CRM:
-    return make_crm(plugins=[cultiveat_scoring.plugin])
+    return make_crm(plugins=[cultiveat_scoring.plugin], event_wait_seconds=60)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def stored(crm: Any, contact_id: int) -> dict[str, Any]:
 
 def test_threshold_fires_once_per_crossing_and_sets_the_stage(make_crm: Any) -> None:
     listener = Listener()
-    crm = make_crm(plugins=[cultiveat_scoring.plugin, listener],
+    crm = make_crm(plugins=[cultiveat_scoring.plugin, listener], event_wait_seconds=60,
                    environ={"CULTIVEAT_SCORING_SET_HOT_STAGE": "true"})
     cid = add_contact(crm, "ceo@example.com", position="CEO", industry="Fintech")  # fit 40
     now = utcnow()
@@ -85,7 +85,7 @@ def test_new_activity_is_in_the_score_right_after_commit(crm: Any) -> None:
 
 
 def test_big_batches_go_through_the_dirty_job(make_crm: Any) -> None:
-    crm = make_crm(plugins=[cultiveat_scoring.plugin], environ={"CULTIVEAT_SCORING_INLINE_LIMIT": "2"})
+    crm = make_crm(plugins=[cultiveat_scoring.plugin], event_wait_seconds=60, environ={"CULTIVEAT_SCORING_INLINE_LIMIT": "2"})
     ids = [c.id for c in crm.contacts.create_many(SYSTEM, [
         {"email": f"b{i}@example.com", "first_name": "B", "last_name": str(i)} for i in range(5)])]
     with crm.connect() as conn:

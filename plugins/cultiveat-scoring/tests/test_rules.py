@@ -211,7 +211,7 @@ class TitlePlugin:
 
 
 def test_conditions_from_the_hook_and_the_builtin_has_tag(make_crm: Any) -> None:
-    crm = make_crm(plugins=[cultiveat_scoring.plugin, TitlePlugin()])
+    crm = make_crm(plugins=[cultiveat_scoring.plugin, TitlePlugin()], event_wait_seconds=60)
     only_rules(crm, [
         {"id": "enterprise", "group": "fit", "type": "condition", "condition": "has_tag",
          "params": {"tag": "enterprise"}, "points": 12},

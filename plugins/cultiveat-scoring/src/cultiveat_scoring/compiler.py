@@ -87,8 +87,8 @@ def field_choice_index(base: Any, rule: Mapping[str, Any]) -> Any:
     return sa.case(*whens, else_=-1)
 
 
-def _property_condition(cond: Mapping[str, Any]) -> Any:
-    value = sa.func.lower(a.c.data[cond["property"]].as_string())
+def _property_condition(cond: Mapping[str, Any], src: Any) -> Any:
+    value = sa.func.lower(src.c.data[cond["property"]].as_string())
     if cond["op"] == "equals":
         return value == str(cond["value"]).lower()
     if cond["op"] == "in":
@@ -96,8 +96,9 @@ def _property_condition(cond: Mapping[str, Any]) -> Any:
     return value.like(f"%{_like_escape(str(cond['value']).lower())}%", escape="\\")
 
 
-def activity_match(rule: Mapping[str, Any]) -> Any:
-    return sa.and_(a.c.type.in_(rule["activity_types"]), *(_property_condition(w) for w in rule.get("where", [])))
+def activity_match(rule: Mapping[str, Any], src: Any = a) -> Any:
+    return sa.and_(src.c.type.in_(rule["activity_types"]),
+                   *(_property_condition(w, src) for w in rule.get("where", [])))
 
 
 class RuleCompiler:
@@ -139,14 +140,14 @@ class RuleCompiler:
     def _activity_rules(self) -> list[Mapping[str, Any]]:
         return [r for r in self.rules if r["type"] in ("activity", "activity_count")]
 
-    def _activity_aggregate(self, rule: Mapping[str, Any]) -> Any:
-        match = activity_match(rule)
+    def _activity_aggregate(self, rule: Mapping[str, Any], src: Any) -> Any:
+        match = activity_match(rule, src)
         if rule["type"] == "activity_count":
             since = self.now - timedelta(days=float(rule["window_days"]))
-            recent = sa.and_(match, a.c.occurred_at >= sa.literal(since, UTCDateTime))
+            recent = sa.and_(match, src.c.occurred_at >= sa.literal(since, UTCDateTime))
             count = sa.func.sum(sa.case((recent, 1), else_=0))
             return sa.case((count >= int(rule["min_count"]), float(rule["points"])), else_=0.0)
-        factor = self.decay_factor() if rule.get("decay", True) else sa.literal(1.0)
+        factor = src.c.decay if rule.get("decay", True) else sa.literal(1.0)
         if rule["repeat"] == "once":
             return float(rule["points"]) * sa.func.coalesce(sa.func.max(sa.case((match, factor))), 0.0)
         total = sa.func.coalesce(sa.func.sum(sa.case((match, float(rule["points"]) * factor))), 0.0)
@@ -159,23 +160,26 @@ class RuleCompiler:
         rules = self._activity_rules()
         if not rules:
             return None
-        columns = [a.c.contact_id.label("contact_id")]
-        for i, rule in enumerate(rules):
-            columns.append(self._activity_aggregate(rule).label(f"r_{i}"))
-            if explain:
-                match = activity_match(rule)
-                columns.append(sa.func.sum(sa.case((match, 1), else_=0)).label(f"n_{i}"))
-                columns.append(sa.func.min(sa.case((match, a.c.occurred_at))).label(f"first_{i}"))
-                columns.append(sa.func.max(sa.case((match, a.c.occurred_at))).label(f"last_{i}"))
         types = sorted({t for r in rules for t in r["activity_types"]})
-        query = sa.select(*columns).where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
+        # the decay factor is computed once per activity row, not once per rule
+        rows = sa.select(a.c.contact_id, a.c.type, a.c.occurred_at, a.c.data, self.decay_factor().label("decay")) \
+            .where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
         if self.doc["decay"]["mode"] == "window" and all(r["type"] == "activity" and r.get("decay", True)
                                                           for r in rules):
             since = self.now - timedelta(days=float(self.doc["decay"]["window_days"]))
-            query = query.where(a.c.occurred_at >= sa.literal(since, UTCDateTime))
+            rows = rows.where(a.c.occurred_at >= sa.literal(since, UTCDateTime))
         if contact_filter is not None:
-            query = query.where(a.c.contact_id.in_(contact_filter))
-        return query.group_by(a.c.contact_id).subquery("scoring_activity_points")
+            rows = rows.where(a.c.contact_id.in_(contact_filter))
+        src = rows.offset(0).subquery("scoring_activities")
+        columns = [src.c.contact_id.label("contact_id")]
+        for i, rule in enumerate(rules):
+            columns.append(self._activity_aggregate(rule, src).label(f"r_{i}"))
+            if explain:
+                match = activity_match(rule, src)
+                columns.append(sa.func.sum(sa.case((match, 1), else_=0)).label(f"n_{i}"))
+                columns.append(sa.func.min(sa.case((match, src.c.occurred_at))).label(f"first_{i}"))
+                columns.append(sa.func.max(sa.case((match, src.c.occurred_at))).label(f"last_{i}"))
+        return sa.select(*columns).group_by(src.c.contact_id).subquery("scoring_activity_points")
 
     def contacts_base(self, contact_filter: Any | None) -> Any:
         """The contacts with each word-matched field normalised once (not once per pattern)."""

@@ -1,0 +1,262 @@
+"""Lead-scoring benchmarks: full recompute vs one hand-written SQL statement, dirty delta, latency.
+
+    nice python benchmarks/scoring/bench_scoring.py --database-url postgresql://postgres@127.0.0.1/scoring_bench \\
+        --load 500000          # bulk-load contacts + ~10 activities each first (when the DB is empty)
+    nice python benchmarks/scoring/bench_scoring.py --database-url sqlite:////tmp/scoring_bench.db --load 100000
+
+Works on the shared data set made by ``benchmarks/generate.py`` too (omit ``--load``). The
+reference is a single hand-written INSERT ... SELECT computing the same default-rule scores
+(fit by role and industry, engagement with 10-day half-life decay, caps); the script checks
+that both give the same score for every contact and prints each figure with its ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+import cultiveat_scoring.plugin
+from cultiveat_core.crm import CRM, create_crm
+from cultiveat_core.db import tables
+from cultiveat_core.db.metadata import utcnow
+from cultiveat_core.demo import synthetic_activities, synthetic_contacts
+from cultiveat_core.domain import Actor
+from cultiveat_core.settings import Settings
+from cultiveat_scoring import tables as scoring_tables
+from cultiveat_scoring.compiler import normalise_words
+from cultiveat_scoring.rules import default_rule_set
+
+ACTOR = Actor.system("benchmarks/scoring")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _contact_rows(count: int) -> list[dict[str, object]]:
+    now = utcnow()
+    rows = []
+    for i, item in enumerate(synthetic_contacts(count, seed=42), start=1):
+        rows.append({"id": i, "email": item["email"], "email_key": item["email"], "first_name": item["first_name"],
+                     "last_name": item["last_name"], "position": item["position"], "company": item["company"],
+                     "industry": item["industry"], "company_size": item["company_size"], "stage": item["stage"],
+                     "type": item["type"], "channel": item["channel"], "social": "{}", "custom": "{}",
+                     "version": 1, "created_at": now, "updated_at": now})
+    return rows
+
+
+def bulk_load(crm: CRM, count: int) -> None:
+    """Bench data straight into the core tables (COPY on PostgreSQL): a fixture, not a code path."""
+    started = time.perf_counter()
+    contacts = _contact_rows(count)
+    columns = list(contacts[0])
+    activity_columns = ["contact_id", "type", "occurred_at", "data", "created_at"]
+    now = utcnow()
+    if crm.engine.dialect.name == "postgresql":
+        raw = crm.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            with cur.copy(f"COPY core_contacts ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in contacts:
+                    copy.write_row([row[c] for c in columns])
+            with cur.copy(f"COPY core_activities ({', '.join(activity_columns)}) FROM STDIN") as copy:
+                for a in synthetic_activities(list(range(1, count + 1)), seed=7):
+                    copy.write_row([a["contact_id"], a["type"], a["occurred_at"], json.dumps(a["data"]), now])
+            cur.execute("SELECT setval('core_contacts_id_seq', (SELECT max(id) FROM core_contacts))")
+            raw.commit()
+        finally:
+            raw.close()
+        with crm.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with crm.begin() as conn:
+            conn.execute(tables.contacts.insert(), [{**r, "social": {}, "custom": {}} for r in contacts])
+            batch: list[dict[str, object]] = []
+            for a in synthetic_activities(list(range(1, count + 1)), seed=7):
+                batch.append({**a, "created_at": now})
+                if len(batch) >= 50_000:
+                    conn.execute(tables.activities.insert(), batch)
+                    batch.clear()
+            if batch:
+                conn.execute(tables.activities.insert(), batch)
+        with crm.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    print(f"loaded {count} contacts in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+
+# -- the hand-written reference ------------------------------------------------------------------
+
+
+def _words(column: str, dialect: str) -> str:
+    inner = f"lower(coalesce({column}, ''))"
+    for ch in ",.-/&()_;":
+        inner = f"replace({inner}, '{ch}', ' ')"
+    return f"(' ' || {inner} || ' ')"
+
+
+def _any_word(expr: str, words: list[str]) -> str:
+    patterns = sorted({normalise_words(w) for w in words})
+    return "(" + " OR ".join(f"{expr} LIKE '% {p} %'" for p in patterns) + ")"
+
+
+def reference_sql(dialect: str, now: datetime) -> str:
+    """One statement: default-rule scores for every contact into scoring_bench_reference."""
+    rules = {r["id"]: r for r in default_rule_set()["rules"]}
+    role, industry = rules["role"]["choices"], rules["industry"]["choices"]
+    if dialect == "postgresql":
+        age = f"extract(epoch from (timestamptz '{now.isoformat()}' - occurred_at)) / 86400.0"
+        now_sql, week = f"timestamptz '{now.isoformat()}'", f"timestamptz '{now.isoformat()}' - interval '7 days'"
+    else:
+        text = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        age = f"(julianday('{text}') - julianday(occurred_at))"
+        now_sql, week = f"'{text}'", f"strftime('%Y-%m-%d %H:%M:%f', '{text}', '-7 days')"
+    decay = f"exp(-{math.log(2) / 10.0!r} * {age})"
+    url = "lower(data->>'url')" if dialect == "postgresql" else "lower(json_extract(data, '$.url'))"
+    ctype = "lower(data->>'content_type')" if dialect == "postgresql" else "lower(json_extract(data, '$.content_type'))"
+    pos, ind = _words("position", dialect), _words("industry", dialect)
+    return f"""
+INSERT INTO scoring_bench_reference (contact_id, score)
+SELECT id, CAST(round(CASE WHEN t > 100 THEN 100 WHEN t < 0 THEN 0 ELSE t END) AS INTEGER) FROM (
+  SELECT c.id,
+    (CASE WHEN {_any_word(pos, role[0]["values"])} THEN 20.0 ELSE 10.0 END)
+    + (CASE WHEN {_any_word(ind, industry[0]["values"])} THEN 20.0 ELSE 10.0 END)
+    + coalesce(e.points, 0) AS t
+  FROM core_contacts c LEFT JOIN (
+    SELECT contact_id,
+      min(coalesce(sum(CASE WHEN type = 'email_opened' THEN 5 * {decay} END), 0), 15)
+      + min(coalesce(sum(CASE WHEN type = 'email_clicked' THEN 10 * {decay} END), 0), 30)
+      + min(coalesce(sum(CASE WHEN type = 'webinar_attended' THEN 15 * {decay} END), 0), 30)
+      + min(coalesce(sum(CASE WHEN type IN ('demo_requested', 'pricing_requested') THEN 40 * {decay} END), 0), 80)
+      + 40 * coalesce(max(CASE WHEN type = 'demo_scheduled' THEN {decay} END), 0)
+      + min(coalesce(sum(CASE WHEN type = 'content_downloaded' AND {ctype} = 'whitepaper' THEN 10 * {decay} END), 0), 20)
+      + min(coalesce(sum(CASE WHEN type = 'page_visit' AND {url} LIKE '%/pricing%' THEN 20 * {decay} END), 0), 40)
+      + CASE WHEN sum(CASE WHEN type = 'page_visit' AND occurred_at >= {week} THEN 1 ELSE 0 END) >= 2 THEN 15 ELSE 0 END
+      + 10 * coalesce(max(CASE WHEN type = 'subscribed' THEN {decay} END), 0) AS points
+    FROM core_activities
+    WHERE occurred_at <= {now_sql} AND type IN ('email_opened', 'email_clicked', 'webinar_attended',
+      'demo_requested', 'pricing_requested', 'demo_scheduled', 'content_downloaded', 'page_visit', 'subscribed')
+    GROUP BY contact_id
+  ) e ON e.contact_id = c.id
+) s
+""".replace("min(", "least(" if dialect == "postgresql" else "min(")
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def timed(label: str, fn: object) -> float:
+    started = time.perf_counter()
+    fn()  # type: ignore[operator]
+    seconds = time.perf_counter() - started
+    print(f"{label}: {seconds:.2f}s", file=sys.stderr)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--load", type=int, default=0, help="bulk-load this many contacts into an empty database")
+    parser.add_argument("--delta", type=int, default=50_000, help="dirty contacts for the delta run")
+    parser.add_argument("--latency-runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    if url.startswith("postgresql"):
+        parsed = sa.make_url(url)
+        admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
+                conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+        admin.dispose()
+    crm = create_crm(Settings(database_url=url, secret_key="bench-" + "x" * 40, event_wait_seconds=60,
+                              embedded_worker=False), plugins=[cultiveat_scoring.plugin], load_entrypoints=False)
+    crm.upgrade_database()
+    dialect = crm.engine.dialect.name
+    with crm.connect() as conn:
+        contacts = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar_one()
+    if not contacts and args.load:
+        bulk_load(crm, args.load)
+    with crm.connect() as conn:
+        contacts = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar_one()
+        activities = conn.execute(sa.select(sa.func.count()).select_from(tables.activities)).scalar_one()
+        version = conn.exec_driver_sql("SHOW server_version" if dialect == "postgresql"
+                                       else "SELECT sqlite_version()").scalar()
+    print(f"{dialect} {version}: {contacts} contacts, {activities} activities, nproc {os.cpu_count()}",
+          file=sys.stderr)
+    service = crm.extensions["scoring"].service
+    now = datetime.now(UTC)
+
+    # 1. full recompute through the plugin vs one hand-written statement (same data, same now)
+    full = timed("plugin full recompute", lambda: service.recompute_all(now=now))
+    with crm.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS scoring_bench_reference")
+        conn.exec_driver_sql("CREATE TABLE scoring_bench_reference (contact_id INTEGER PRIMARY KEY, score INTEGER)")
+    statement = reference_sql(dialect, now)
+
+    def reference() -> None:
+        with crm.begin() as conn:
+            conn.exec_driver_sql(statement)
+
+    ref = timed("hand-written single statement", reference)
+    with crm.begin() as conn:
+        mismatches = conn.exec_driver_sql(
+            "SELECT count(*) FROM scoring_bench_reference r JOIN scoring_scores s ON s.contact_id = r.contact_id "
+            "WHERE s.score <> r.score").scalar()
+        conn.exec_driver_sql("DROP TABLE scoring_bench_reference")
+    print(f"scores differing between plugin and reference: {mismatches}", file=sys.stderr)
+
+    # 2. hourly delta: 50,000 dirty contacts
+    rng = random.Random(1)
+    dirty = rng.sample(range(1, contacts + 1), min(args.delta, contacts))
+    service.mark_dirty(dirty)
+    delta = timed(f"delta of {len(dirty)} dirty contacts", lambda: service.rescore_dirty(now=now))
+    small = rng.sample(range(1, contacts + 1), 100)
+    ref_delta = timed("reference: full recompute per contact x delta/contacts",
+                      lambda: None) + full * len(dirty) / contacts
+
+    # 3. new activity -> visible in the score (inline after commit)
+    s = scoring_tables.scores
+    latencies = []
+    for contact_id in small[: args.latency_runs]:
+        with crm.connect() as conn:
+            before = conn.execute(sa.select(s.c.engagement).where(s.c.contact_id == contact_id)).scalar()
+        started = time.perf_counter()
+        crm.activities.log(ACTOR, contact_id, "demo_requested")
+        while True:
+            with crm.connect() as conn:
+                after = conn.execute(sa.select(s.c.engagement, s.c.computed_at)
+                                     .where(s.c.contact_id == contact_id)).first()
+            if after is not None and after[0] != before:
+                break
+            if time.perf_counter() - started > 5:
+                raise SystemExit(f"activity on contact {contact_id} not visible in its score after 5 s")
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    p50, worst = latencies[len(latencies) // 2], latencies[-1]
+    with crm.connect() as conn:
+        plain = time.perf_counter()
+        conn.execute(sa.select(tables.activities.c.id).where(tables.activities.c.contact_id == small[0])).all()
+        plain = time.perf_counter() - plain
+    result = {
+        "database": f"{dialect} {version}", "nproc": os.cpu_count(), "contacts": contacts, "activities": activities,
+        "full_recompute_s": round(full, 2), "reference_single_statement_s": round(ref, 2),
+        "full_vs_reference_ratio": round(full / ref, 2), "score_mismatches": mismatches,
+        "delta_contacts": len(dirty), "delta_s": round(delta, 2),
+        "delta_vs_proportional_full_ratio": round(delta / ref_delta, 2) if ref_delta else None,
+        "new_activity_visible_p50_s": round(p50, 3), "new_activity_visible_max_s": round(worst, 3),
+        "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+    }
+    print(json.dumps(result, indent=2))
+    crm.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
