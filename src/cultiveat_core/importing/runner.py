@@ -23,7 +23,7 @@ from cultiveat_core.hookcalls import implementations
 from cultiveat_core.importing.mappers import IGNORE, SOURCES, apply_mapping_file, choose_mapper
 from cultiveat_core.importing.reader import FileProblem, open_csv
 from cultiveat_core.importing.rows import RowInput, row_problems, to_input
-from cultiveat_core.services.search import refresh_search_docs
+from cultiveat_core.services.search import refresh_search_docs, search_document
 from cultiveat_core.services.tags import add_tags, initial_tags
 from cultiveat_core.services.unit_of_work import UnitOfWork
 
@@ -321,7 +321,7 @@ class BatchWriter:
                 created_ids += self._insert(conn, new)
         result.created += len(created_ids)
         result.updated += len(updated_ids)
-        refresh_search_docs(conn, created_ids + updated_ids)
+        refresh_search_docs(conn, updated_ids)  # new rows were inserted with theirs
         work.audit(
             "contact.import",
             "import",
@@ -360,7 +360,7 @@ class BatchWriter:
         companies = self.crm.contacts._company_ids(conn, [v.get("company") or "" for _, v in items])
         from cultiveat_core.services.contacts import company_key
 
-        names = [col.name for col in c.columns if col.name not in ("id", "search_doc")]
+        names = [col.name for col in c.columns if col.name != "id"]
         rows = []
         tags: dict[str, tuple[list[str], list[str]]] = {}
         for _, values in items:
@@ -378,6 +378,9 @@ class BatchWriter:
             )
             rows.append(full)
             tags[values["email_key"]] = (tag_names, initial_tags(values))
+            full["search_doc"] = search_document(
+                values, [*tag_names, *tags[values["email_key"]][1]], conn.dialect.name
+            )
         if conn.dialect.name == "postgresql":
             ids_by_key = _copy_insert(conn, names, rows)
         else:

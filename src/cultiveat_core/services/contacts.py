@@ -20,7 +20,7 @@ from cultiveat_core.errors import (
     ValidationError,
 )
 from cultiveat_core.services.custom_fields import CustomField, CustomFieldService
-from cultiveat_core.services.search import refresh_search_docs
+from cultiveat_core.services.search import refresh_search_docs, search_document
 from cultiveat_core.services.tags import TagService, add_tags, initial_tags, insert_missing, tag_ids
 from cultiveat_core.services.unit_of_work import UnitOfWork, transaction
 from cultiveat_core.services.validation import (
@@ -468,7 +468,8 @@ class ContactService:
             now = utcnow()
             columns = {col.name for col in c.columns} - {"id"}
             full_rows = []
-            for row in rows:
+            dialect = work.conn.dialect.name
+            for row, row_tags in zip(rows, tags, strict=True):
                 row["company_id"] = (
                     companies.get(company_key(row["company"])) if row.get("company") else None
                 )
@@ -480,6 +481,7 @@ class ContactService:
                     created_at=now,
                     updated_at=now,
                 )
+                full["search_doc"] = search_document(row, [*row_tags, *initial_tags(row)], dialect)
                 full_rows.append(full)
             ids = (
                 work.conn.execute(
@@ -492,7 +494,6 @@ class ContactService:
             add_tags(
                 work.conn, {cid: initial_tags(r) for cid, r in zip(ids, rows, strict=True)}, "auto"
             )
-            refresh_search_docs(work.conn, ids)
             contacts = self.load(work.conn, ids)
             work.audit(
                 "contact.create_many",

@@ -91,3 +91,18 @@ def search_condition(dialect: str, text: str) -> Any:
         else:
             conditions.append(c.c.search_doc.like(f"%{_escape_like(word)}%", escape="\\"))
     return sa.and_(sa.true(), *conditions)
+
+
+def search_document(values: dict[str, Any], tags: Sequence[str], dialect: str) -> str:
+    """The search document of a contact about to be inserted (same text as
+    ``search_doc_expression``), so bulk inserts write it once instead of updating every row."""
+    parts = [
+        values.get("first_name") or "",
+        values.get("last_name") or "",
+        values.get("email") or "",
+        values.get("company") or "",
+        values.get("position") or "",
+        " ".join(dict.fromkeys(tags)),
+    ]
+    text = " ".join(parts)
+    return text.lower() if dialect == "postgresql" else text
