@@ -22,18 +22,18 @@ import sys
 import time
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 import cultiveat_scoring.plugin
+import sqlalchemy as sa
+from cultiveat_scoring import tables as scoring_tables
+from cultiveat_scoring.compiler import normalise_words
+from cultiveat_scoring.rules import default_rule_set
+
 from cultiveat_core.crm import CRM, create_crm
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.demo import synthetic_activities, synthetic_contacts
 from cultiveat_core.domain import Actor
 from cultiveat_core.settings import Settings
-from cultiveat_scoring import tables as scoring_tables
-from cultiveat_scoring.compiler import normalise_words
-from cultiveat_scoring.rules import default_rule_set
 
 ACTOR = Actor.system("benchmarks/scoring")
 
@@ -45,11 +45,27 @@ def _contact_rows(count: int) -> list[dict[str, object]]:
     now = utcnow()
     rows = []
     for i, item in enumerate(synthetic_contacts(count, seed=42), start=1):
-        rows.append({"id": i, "email": item["email"], "email_key": item["email"], "first_name": item["first_name"],
-                     "last_name": item["last_name"], "position": item["position"], "company": item["company"],
-                     "industry": item["industry"], "company_size": item["company_size"], "stage": item["stage"],
-                     "type": item["type"], "channel": item["channel"], "social": "{}", "custom": "{}",
-                     "version": 1, "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "id": i,
+                "email": item["email"],
+                "email_key": item["email"],
+                "first_name": item["first_name"],
+                "last_name": item["last_name"],
+                "position": item["position"],
+                "company": item["company"],
+                "industry": item["industry"],
+                "company_size": item["company_size"],
+                "stage": item["stage"],
+                "type": item["type"],
+                "channel": item["channel"],
+                "social": "{}",
+                "custom": "{}",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     return rows
 
 
@@ -67,10 +83,16 @@ def bulk_load(crm: CRM, count: int) -> None:
             with cur.copy(f"COPY core_contacts ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in contacts:
                     copy.write_row([row[c] for c in columns])
-            with cur.copy(f"COPY core_activities ({', '.join(activity_columns)}) FROM STDIN") as copy:
+            with cur.copy(
+                f"COPY core_activities ({', '.join(activity_columns)}) FROM STDIN"
+            ) as copy:
                 for a in synthetic_activities(list(range(1, count + 1)), seed=7):
-                    copy.write_row([a["contact_id"], a["type"], a["occurred_at"], json.dumps(a["data"]), now])
-            cur.execute("SELECT setval('core_contacts_id_seq', (SELECT max(id) FROM core_contacts))")
+                    copy.write_row(
+                        [a["contact_id"], a["type"], a["occurred_at"], json.dumps(a["data"]), now]
+                    )
+            cur.execute(
+                "SELECT setval('core_contacts_id_seq', (SELECT max(id) FROM core_contacts))"
+            )
             raw.commit()
         finally:
             raw.close()
@@ -78,7 +100,9 @@ def bulk_load(crm: CRM, count: int) -> None:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     else:
         with crm.begin() as conn:
-            conn.execute(tables.contacts.insert(), [{**r, "social": {}, "custom": {}} for r in contacts])
+            conn.execute(
+                tables.contacts.insert(), [{**r, "social": {}, "custom": {}} for r in contacts]
+            )
             batch: list[dict[str, object]] = []
             for a in synthetic_activities(list(range(1, count + 1)), seed=7):
                 batch.append({**a, "created_at": now})
@@ -113,14 +137,21 @@ def reference_sql(dialect: str, now: datetime) -> str:
     role, industry = rules["role"]["choices"], rules["industry"]["choices"]
     if dialect == "postgresql":
         age = f"extract(epoch from (timestamptz '{now.isoformat()}' - occurred_at)) / 86400.0"
-        now_sql, week = f"timestamptz '{now.isoformat()}'", f"timestamptz '{now.isoformat()}' - interval '7 days'"
+        now_sql, week = (
+            f"timestamptz '{now.isoformat()}'",
+            f"timestamptz '{now.isoformat()}' - interval '7 days'",
+        )
     else:
         text = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
         age = f"(julianday('{text}') - julianday(occurred_at))"
         now_sql, week = f"'{text}'", f"strftime('%Y-%m-%d %H:%M:%f', '{text}', '-7 days')"
     decay = f"exp(-{math.log(2) / 10.0!r} * {age})"
     url = "lower(data->>'url')" if dialect == "postgresql" else "lower(json_extract(data, '$.url'))"
-    ctype = "lower(data->>'content_type')" if dialect == "postgresql" else "lower(json_extract(data, '$.content_type'))"
+    ctype = (
+        "lower(data->>'content_type')"
+        if dialect == "postgresql"
+        else "lower(json_extract(data, '$.content_type'))"
+    )
     pos, ind = _words("position", dialect), _words("industry", dialect)
     return f"""
 INSERT INTO scoring_bench_reference (contact_id, score)
@@ -163,8 +194,12 @@ def timed(label: str, fn: object) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--load", type=int, default=0, help="bulk-load this many contacts into an empty database")
-    parser.add_argument("--delta", type=int, default=50_000, help="dirty contacts for the delta run")
+    parser.add_argument(
+        "--load", type=int, default=0, help="bulk-load this many contacts into an empty database"
+    )
+    parser.add_argument(
+        "--delta", type=int, default=50_000, help="dirty contacts for the delta run"
+    )
     parser.add_argument("--latency-runs", type=int, default=20)
     args = parser.parse_args(argv)
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -172,24 +207,43 @@ def main(argv: list[str] | None = None) -> int:
         parsed = sa.make_url(url)
         admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
+            if not conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+            ).first():
                 conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
         admin.dispose()
-    crm = create_crm(Settings(database_url=url, secret_key="bench-" + "x" * 40, event_wait_seconds=60,
-                              embedded_worker=False), plugins=[cultiveat_scoring.plugin], load_entrypoints=False)
+    crm = create_crm(
+        Settings(
+            database_url=url,
+            secret_key="bench-" + "x" * 40,
+            event_wait_seconds=60,
+            embedded_worker=False,
+        ),
+        plugins=[cultiveat_scoring.plugin],
+        load_entrypoints=False,
+    )
     crm.upgrade_database()
     dialect = crm.engine.dialect.name
     with crm.connect() as conn:
-        contacts = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar_one()
+        contacts = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.contacts)
+        ).scalar_one()
     if not contacts and args.load:
         bulk_load(crm, args.load)
     with crm.connect() as conn:
-        contacts = conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar_one()
-        activities = conn.execute(sa.select(sa.func.count()).select_from(tables.activities)).scalar_one()
-        version = conn.exec_driver_sql("SHOW server_version" if dialect == "postgresql"
-                                       else "SELECT sqlite_version()").scalar()
-    print(f"{dialect} {version}: {contacts} contacts, {activities} activities, nproc {os.cpu_count()}",
-          file=sys.stderr)
+        contacts = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.contacts)
+        ).scalar_one()
+        activities = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.activities)
+        ).scalar_one()
+        version = conn.exec_driver_sql(
+            "SHOW server_version" if dialect == "postgresql" else "SELECT sqlite_version()"
+        ).scalar()
+    print(
+        f"{dialect} {version}: {contacts} contacts, {activities} activities, nproc {os.cpu_count()}",
+        file=sys.stderr,
+    )
     service = crm.extensions["scoring"].service
     now = datetime.now(UTC)
 
@@ -197,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     full = timed("plugin full recompute", lambda: service.recompute_all(now=now))
     with crm.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS scoring_bench_reference")
-        conn.exec_driver_sql("CREATE TABLE scoring_bench_reference (contact_id INTEGER PRIMARY KEY, score INTEGER)")
+        conn.exec_driver_sql(
+            "CREATE TABLE scoring_bench_reference (contact_id INTEGER PRIMARY KEY, score INTEGER)"
+        )
     statement = reference_sql(dialect, now)
 
     def reference() -> None:
@@ -208,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     with crm.begin() as conn:
         mismatches = conn.exec_driver_sql(
             "SELECT count(*) FROM scoring_bench_reference r JOIN scoring_scores s ON s.contact_id = r.contact_id "
-            "WHERE s.score <> r.score").scalar()
+            "WHERE s.score <> r.score"
+        ).scalar()
         conn.exec_driver_sql("DROP TABLE scoring_bench_reference")
     print(f"scores differing between plugin and reference: {mismatches}", file=sys.stderr)
 
@@ -218,40 +275,58 @@ def main(argv: list[str] | None = None) -> int:
     service.mark_dirty(dirty)
     delta = timed(f"delta of {len(dirty)} dirty contacts", lambda: service.rescore_dirty(now=now))
     small = rng.sample(range(1, contacts + 1), 100)
-    ref_delta = timed("reference: full recompute per contact x delta/contacts",
-                      lambda: None) + full * len(dirty) / contacts
+    ref_delta = (
+        timed("reference: full recompute per contact x delta/contacts", lambda: None)
+        + full * len(dirty) / contacts
+    )
 
     # 3. new activity -> visible in the score (inline after commit)
     s = scoring_tables.scores
     latencies = []
     for contact_id in small[: args.latency_runs]:
         with crm.connect() as conn:
-            before = conn.execute(sa.select(s.c.engagement).where(s.c.contact_id == contact_id)).scalar()
+            before = conn.execute(
+                sa.select(s.c.engagement).where(s.c.contact_id == contact_id)
+            ).scalar()
         started = time.perf_counter()
         crm.activities.log(ACTOR, contact_id, "demo_requested")
         while True:
             with crm.connect() as conn:
-                after = conn.execute(sa.select(s.c.engagement, s.c.computed_at)
-                                     .where(s.c.contact_id == contact_id)).first()
+                after = conn.execute(
+                    sa.select(s.c.engagement, s.c.computed_at).where(s.c.contact_id == contact_id)
+                ).first()
             if after is not None and after[0] != before:
                 break
             if time.perf_counter() - started > 5:
-                raise SystemExit(f"activity on contact {contact_id} not visible in its score after 5 s")
+                raise SystemExit(
+                    f"activity on contact {contact_id} not visible in its score after 5 s"
+                )
         latencies.append(time.perf_counter() - started)
     latencies.sort()
     p50, worst = latencies[len(latencies) // 2], latencies[-1]
     with crm.connect() as conn:
         plain = time.perf_counter()
-        conn.execute(sa.select(tables.activities.c.id).where(tables.activities.c.contact_id == small[0])).all()
+        conn.execute(
+            sa.select(tables.activities.c.id).where(tables.activities.c.contact_id == small[0])
+        ).all()
         plain = time.perf_counter() - plain
     result = {
-        "database": f"{dialect} {version}", "nproc": os.cpu_count(), "contacts": contacts, "activities": activities,
-        "full_recompute_s": round(full, 2), "reference_single_statement_s": round(ref, 2),
-        "full_vs_reference_ratio": round(full / ref, 2), "score_mismatches": mismatches,
-        "delta_contacts": len(dirty), "delta_s": round(delta, 2),
+        "database": f"{dialect} {version}",
+        "nproc": os.cpu_count(),
+        "contacts": contacts,
+        "activities": activities,
+        "full_recompute_s": round(full, 2),
+        "reference_single_statement_s": round(ref, 2),
+        "full_vs_reference_ratio": round(full / ref, 2),
+        "score_mismatches": mismatches,
+        "delta_contacts": len(dirty),
+        "delta_s": round(delta, 2),
         "delta_vs_proportional_full_ratio": round(delta / ref_delta, 2) if ref_delta else None,
-        "new_activity_visible_p50_s": round(p50, 3), "new_activity_visible_max_s": round(worst, 3),
-        "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "new_activity_visible_p50_s": round(p50, 3),
+        "new_activity_visible_max_s": round(worst, 3),
+        "git": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
     }
     print(json.dumps(result, indent=2))
     crm.close()

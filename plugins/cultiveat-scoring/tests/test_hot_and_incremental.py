@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import cultiveat_scoring.plugin
 import sqlalchemy as sa
+from cultiveat_scoring import tables
+from cultiveat_scoring.rules import default_rule_set
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import cultiveat_scoring.plugin
 from cultiveat_core.db import tables as core
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.markers import hookimpl
-from cultiveat_scoring import tables
-from cultiveat_scoring.rules import default_rule_set
 
 from .conftest import NOW, SYSTEM, add_contact, days_ago, log
 
@@ -41,8 +41,11 @@ def stored(crm: Any, contact_id: int) -> dict[str, Any]:
 
 def test_threshold_fires_once_per_crossing_and_sets_the_stage(make_crm: Any) -> None:
     listener = Listener()
-    crm = make_crm(plugins=[cultiveat_scoring.plugin, listener], event_wait_seconds=60,
-                   environ={"CULTIVEAT_SCORING_SET_HOT_STAGE": "true"})
+    crm = make_crm(
+        plugins=[cultiveat_scoring.plugin, listener],
+        event_wait_seconds=60,
+        environ={"CULTIVEAT_SCORING_SET_HOT_STAGE": "true"},
+    )
     cid = add_contact(crm, "ceo@example.com", position="CEO", industry="Fintech")  # fit 40
     now = utcnow()
     log(crm, cid, [("demo_requested", now - timedelta(hours=1))])  # ~80: not hot yet
@@ -55,8 +58,16 @@ def test_threshold_fires_once_per_crossing_and_sets_the_stage(make_crm: Any) -> 
     contact = crm.contacts.get(SYSTEM, cid)
     assert contact.stage == "Hot Lead"  # set through the contacts service...
     with crm.connect() as conn:  # ...and audited
-        audited = conn.execute(sa.select(core.audit_log.c.changes).where(
-            core.audit_log.c.action == "contact.update", core.audit_log.c.object_id == str(cid))).scalars().all()
+        audited = (
+            conn.execute(
+                sa.select(core.audit_log.c.changes).where(
+                    core.audit_log.c.action == "contact.update",
+                    core.audit_log.c.object_id == str(cid),
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert any("stage" in changes for changes in audited)
     log(crm, cid, [("email_opened", now - timedelta(minutes=1))])  # still hot: no second event
     crm.extensions["scoring"].service.recompute_all()
@@ -85,9 +96,21 @@ def test_new_activity_is_in_the_score_right_after_commit(crm: Any) -> None:
 
 
 def test_big_batches_go_through_the_dirty_job(make_crm: Any) -> None:
-    crm = make_crm(plugins=[cultiveat_scoring.plugin], event_wait_seconds=60, environ={"CULTIVEAT_SCORING_INLINE_LIMIT": "2"})
-    ids = [c.id for c in crm.contacts.create_many(SYSTEM, [
-        {"email": f"b{i}@example.com", "first_name": "B", "last_name": str(i)} for i in range(5)])]
+    crm = make_crm(
+        plugins=[cultiveat_scoring.plugin],
+        event_wait_seconds=60,
+        environ={"CULTIVEAT_SCORING_INLINE_LIMIT": "2"},
+    )
+    ids = [
+        c.id
+        for c in crm.contacts.create_many(
+            SYSTEM,
+            [
+                {"email": f"b{i}@example.com", "first_name": "B", "last_name": str(i)}
+                for i in range(5)
+            ],
+        )
+    ]
     with crm.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.dirty)).scalar() == 5
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.scores)).scalar() == 0
@@ -98,21 +121,53 @@ def test_big_batches_go_through_the_dirty_job(make_crm: Any) -> None:
     assert stored(crm, ids[0])["score"] == 20
 
 
-TYPES = ["email_opened", "email_clicked", "webinar_attended", "demo_requested", "demo_scheduled",
-         "content_downloaded", "page_visit", "subscribed", "email_replied"]
-activity = st.tuples(st.integers(0, 3), st.sampled_from(TYPES), st.integers(0, 40),
-                     st.sampled_from(["/pricing", "/blog", "whitepaper", "ebook"]))
+TYPES = [
+    "email_opened",
+    "email_clicked",
+    "webinar_attended",
+    "demo_requested",
+    "demo_scheduled",
+    "content_downloaded",
+    "page_visit",
+    "subscribed",
+    "email_replied",
+]
+activity = st.tuples(
+    st.integers(0, 3),
+    st.sampled_from(TYPES),
+    st.integers(0, 40),
+    st.sampled_from(["/pricing", "/blog", "whitepaper", "ebook"]),
+)
 
 
 def _scores(crm: Any) -> dict[int, tuple[Any, ...]]:
     s = tables.scores
     with crm.connect() as conn:
-        return {r[0]: tuple(round(v, 6) if isinstance(v, float) else v for v in r[1:]) for r in conn.execute(
-            sa.select(s.c.contact_id, s.c.score, s.c.fit, s.c.engagement, s.c.total, s.c.engagement_percent,
-                      s.c.hot, s.c.band, s.c.groups))}
+        return {
+            r[0]: tuple(round(v, 6) if isinstance(v, float) else v for v in r[1:])
+            for r in conn.execute(
+                sa.select(
+                    s.c.contact_id,
+                    s.c.score,
+                    s.c.fit,
+                    s.c.engagement,
+                    s.c.total,
+                    s.c.engagement_percent,
+                    s.c.hot,
+                    s.c.band,
+                    s.c.groups,
+                )
+            )
+        }
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate], print_blob=True)
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+    print_blob=True,
+)
 @given(first=st.lists(activity, max_size=12), second=st.lists(activity, max_size=8))
 def test_incremental_equals_full_recompute(crm: Any, first: list[Any], second: list[Any]) -> None:
     service = crm.extensions["scoring"].service
@@ -120,15 +175,33 @@ def test_incremental_equals_full_recompute(crm: Any, first: list[Any], second: l
     with crm.begin() as conn:  # a fresh population per example (the fixture's database is shared)
         conn.execute(tables.scores.delete())
         conn.execute(c.delete())
-    people = crm.contacts.create_many(SYSTEM, [
-        {"email": f"h{i}@example.com", "first_name": "H", "last_name": str(i), "position": pos, "industry": ind}
-        for i, (pos, ind) in enumerate([("CEO", "SaaS"), ("Analyst", "Retail"), (None, None), ("VP", "Media")])])
+    people = crm.contacts.create_many(
+        SYSTEM,
+        [
+            {
+                "email": f"h{i}@example.com",
+                "first_name": "H",
+                "last_name": str(i),
+                "position": pos,
+                "industry": ind,
+            }
+            for i, (pos, ind) in enumerate(
+                [("CEO", "SaaS"), ("Analyst", "Retail"), (None, None), ("VP", "Media")]
+            )
+        ],
+    )
     ids = [p.id for p in people]
 
     def items(batch: list[Any]) -> list[dict[str, Any]]:
-        return [{"contact_id": ids[who], "type": kind, "occurred_at": days_ago(age),
-                 "data": {"url": extra} if kind == "page_visit" else {"content_type": extra}}
-                for who, kind, age, extra in batch]
+        return [
+            {
+                "contact_id": ids[who],
+                "type": kind,
+                "occurred_at": days_ago(age),
+                "data": {"url": extra} if kind == "page_visit" else {"content_type": extra},
+            }
+            for who, kind, age, extra in batch
+        ]
 
     for batch in (first, second):
         if batch:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from cultiveat_scoring import tables
 
 from cultiveat_core.crm import CRM
 from cultiveat_core.demo import load_demo
-
-from cultiveat_scoring import tables
 
 
 def _by_email(crm: CRM) -> dict[str, dict[str, Any]]:
@@ -17,7 +16,9 @@ def _by_email(crm: CRM) -> dict[str, dict[str, Any]]:
 
     c, s = core.contacts, tables.scores
     with crm.connect() as conn:
-        rows = conn.execute(sa.select(c.c.email, s).join(s, s.c.contact_id == c.c.id)).mappings().all()
+        rows = (
+            conn.execute(sa.select(c.c.email, s).join(s, s.c.contact_id == c.c.id)).mappings().all()
+        )
     return {r["email"]: dict(r) for r in rows}
 
 

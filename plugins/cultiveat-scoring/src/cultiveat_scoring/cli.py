@@ -15,7 +15,9 @@ def scoring_group() -> None:
 
 
 @scoring_group.command("recompute")
-@click.option("--dirty-only", is_flag=True, help="only the contacts marked dirty since the last run")
+@click.option(
+    "--dirty-only", is_flag=True, help="only the contacts marked dirty since the last run"
+)
 def recompute_command(dirty_only: bool) -> None:
     """Score every contact (or the dirty ones) now, with the active rule set."""
     crm = get_crm()

@@ -71,19 +71,25 @@ def _choice_condition(base: Any, field: str, choice: Mapping[str, Any]) -> Any:
         return sa.func.lower(sa.func.trim(expr)).in_([v.strip().lower() for v in choice["values"]])
     if op == "contains":
         lowered = sa.func.lower(sa.func.coalesce(expr, ""))
-        return sa.or_(*(lowered.like(f"%{_like_escape(v.lower())}%", escape="\\") for v in choice["values"]))
+        return sa.or_(
+            *(lowered.like(f"%{_like_escape(v.lower())}%", escape="\\") for v in choice["values"])
+        )
     words = base.c[words_column(field)]
     patterns = sorted({normalise_words(v) for v in choice["values"] if normalise_words(v)})
     return sa.or_(*(words.like(f"% {_like_escape(p)} %", escape="\\") for p in patterns))
 
 
 def field_points(base: Any, rule: Mapping[str, Any]) -> Any:
-    whens = [(_choice_condition(base, rule["field"], ch), float(ch["points"])) for ch in rule["choices"]]
+    whens = [
+        (_choice_condition(base, rule["field"], ch), float(ch["points"])) for ch in rule["choices"]
+    ]
     return sa.case(*whens, else_=float(rule["otherwise"] or 0.0))
 
 
 def field_choice_index(base: Any, rule: Mapping[str, Any]) -> Any:
-    whens = [(_choice_condition(base, rule["field"], ch), i) for i, ch in enumerate(rule["choices"])]
+    whens = [
+        (_choice_condition(base, rule["field"], ch), i) for i, ch in enumerate(rule["choices"])
+    ]
     return sa.case(*whens, else_=-1)
 
 
@@ -97,15 +103,22 @@ def _property_condition(cond: Mapping[str, Any], src: Any) -> Any:
 
 
 def activity_match(rule: Mapping[str, Any], src: Any = a) -> Any:
-    return sa.and_(src.c.type.in_(rule["activity_types"]),
-                   *(_property_condition(w, src) for w in rule.get("where", [])))
+    return sa.and_(
+        src.c.type.in_(rule["activity_types"]),
+        *(_property_condition(w, src) for w in rule.get("where", [])),
+    )
 
 
 class RuleCompiler:
     """Builds the scoring SELECT for one rule set, dialect and moment ``now``."""
 
-    def __init__(self, document: Mapping[str, Any], dialect: str, now: datetime,
-                 conditions: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        dialect: str,
+        now: datetime,
+        conditions: Mapping[str, Any],
+    ) -> None:
         self.doc = document
         self.dialect = dialect
         self.now = now
@@ -131,8 +144,7 @@ class RuleCompiler:
             return sa.func.exp(-rate * self._age_days())
         if decay["mode"] == "window":
             since = self.now - timedelta(days=float(decay["window_days"]))
-            return sa.case((a.c.occurred_at >= sa.literal(since, UTCDateTime),
-                            1.0), else_=0.0)
+            return sa.case((a.c.occurred_at >= sa.literal(since, UTCDateTime), 1.0), else_=0.0)
         return sa.literal(1.0)
 
     # -- per-rule expressions ----------------------------------------------------------------
@@ -149,7 +161,9 @@ class RuleCompiler:
             return sa.case((count >= int(rule["min_count"]), float(rule["points"])), else_=0.0)
         factor = src.c.decay if rule.get("decay", True) else sa.literal(1.0)
         if rule["repeat"] == "once":
-            return float(rule["points"]) * sa.func.coalesce(sa.func.max(sa.case((match, factor))), 0.0)
+            return float(rule["points"]) * sa.func.coalesce(
+                sa.func.max(sa.case((match, factor))), 0.0
+            )
         total = sa.func.coalesce(sa.func.sum(sa.case((match, float(rule["points"]) * factor))), 0.0)
         if rule.get("cap") is None:
             return total
@@ -162,10 +176,12 @@ class RuleCompiler:
             return None
         types = sorted({t for r in rules for t in r["activity_types"]})
         # the decay factor is computed once per activity row, not once per rule
-        rows = sa.select(a.c.contact_id, a.c.type, a.c.occurred_at, a.c.data, self.decay_factor().label("decay")) \
-            .where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
-        if self.doc["decay"]["mode"] == "window" and all(r["type"] == "activity" and r.get("decay", True)
-                                                          for r in rules):
+        rows = sa.select(
+            a.c.contact_id, a.c.type, a.c.occurred_at, a.c.data, self.decay_factor().label("decay")
+        ).where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
+        if self.doc["decay"]["mode"] == "window" and all(
+            r["type"] == "activity" and r.get("decay", True) for r in rules
+        ):
             since = self.now - timedelta(days=float(self.doc["decay"]["window_days"]))
             rows = rows.where(a.c.occurred_at >= sa.literal(since, UTCDateTime))
         if contact_filter is not None:
@@ -183,15 +199,22 @@ class RuleCompiler:
 
     def contacts_base(self, contact_filter: Any | None) -> Any:
         """The contacts with each word-matched field normalised once (not once per pattern)."""
-        fields = sorted({r["field"] for r in self.rules if r["type"] == "field"
-                         and any(ch["op"] == "has_words" for ch in r["choices"])})
+        fields = sorted(
+            {
+                r["field"]
+                for r in self.rules
+                if r["type"] == "field" and any(ch["op"] == "has_words" for ch in r["choices"])
+            }
+        )
         words = [_words_sql(_field_expr(c, f, False)).label(words_column(f)) for f in fields]
         query = sa.select(*c.columns, *words)
         if contact_filter is not None:
             query = query.where(c.c.id.in_(contact_filter))
         return query.subquery("scoring_contacts")
 
-    def rule_columns(self, contact_filter: Any | None, *, explain: bool = False) -> tuple[Any, list[str]]:
+    def rule_columns(
+        self, contact_filter: Any | None, *, explain: bool = False
+    ) -> tuple[Any, list[str]]:
         """SELECT (id, p_<rule>...) per contact, and the rule ids in column order."""
         agg = self.activity_subquery(contact_filter, explain=explain)
         activity_index = {r["id"]: i for i, r in enumerate(self._activity_rules())}
@@ -205,15 +228,21 @@ class RuleCompiler:
                     columns.append(field_choice_index(base, rule).label(f"choice_{rule['id']}"))
             elif rule["type"] == "condition":
                 condition = self.conditions[rule["condition"]]
-                expr = sa.case((condition.sql(base, rule.get("params", {})), float(rule["points"])), else_=0.0)
+                expr = sa.case(
+                    (condition.sql(base, rule.get("params", {})), float(rule["points"])), else_=0.0
+                )
             else:
                 assert agg is not None
                 i = activity_index[rule["id"]]
                 expr = sa.func.coalesce(agg.c[f"r_{i}"], 0.0)
                 if explain:
-                    columns.extend([agg.c[f"n_{i}"].label(f"n_{rule['id']}"),
-                                    agg.c[f"first_{i}"].label(f"first_{rule['id']}"),
-                                    agg.c[f"last_{i}"].label(f"last_{rule['id']}")])
+                    columns.extend(
+                        [
+                            agg.c[f"n_{i}"].label(f"n_{rule['id']}"),
+                            agg.c[f"first_{i}"].label(f"first_{rule['id']}"),
+                            agg.c[f"last_{i}"].label(f"last_{rule['id']}"),
+                        ]
+                    )
             columns.append(expr.label(f"p_{rule['id']}"))
             names.append(rule["id"])
         source = base if agg is None else base.outerjoin(agg, agg.c.contact_id == base.c.id)
@@ -233,11 +262,15 @@ class RuleCompiler:
         args: list[Any] = []
         for key, value in pairs:
             args.extend([sa.literal(key), value])
-        return sa.func.jsonb_build_object(*args) if self.dialect == "postgresql" else sa.func.json_object(*args)
+        return (
+            sa.func.jsonb_build_object(*args)
+            if self.dialect == "postgresql"
+            else sa.func.json_object(*args)
+        )
 
     def score_select(self, contact_filter: Any | None) -> Any:
-        """SELECT contact_id, score, fit, engagement, total, engagement_percent, hot, band, groups."""
-        rules_query, names = self.rule_columns(contact_filter)
+        """SELECT contact_id, score, fit, engagement, total, engagement %, hot, band, groups."""
+        rules_query, _ = self.rule_columns(contact_filter)
         # OFFSET 0 keeps PostgreSQL and SQLite from flattening the levels into one another,
         # which would copy each rule's expression into every reference and evaluate it again
         per_rule = rules_query.offset(0).subquery("scoring_rule_points")
@@ -249,7 +282,11 @@ class RuleCompiler:
         grouped = sa.select(per_rule.c.contact_id, *group_exprs.values()).subquery("scoring_groups")
 
         def part(kind: str) -> Any:
-            parts = [grouped.c[f"g_{n}"] for n, g in self.groups.items() if g["part"] == kind and g["in_total"]]
+            parts = [
+                grouped.c[f"g_{n}"]
+                for n, g in self.groups.items()
+                if g["part"] == kind and g["in_total"]
+            ]
             return sum(parts[1:], parts[0]) if parts else sa.literal(0.0)
 
         parts = sa.select(
@@ -258,14 +295,22 @@ class RuleCompiler:
             part("engagement").label("engagement"),
             *(grouped.c[f"g_{n}"] for n in self.groups),
         ).subquery("scoring_parts")
-        capped_total = self._capped(parts.c.fit + parts.c.engagement, self.doc.get("total_cap"), 0.0)
+        capped_total = self._capped(
+            parts.c.fit + parts.c.engagement, self.doc.get("total_cap"), 0.0
+        )
         summed = sa.select(*parts.c, capped_total.label("total")).subquery("scoring_summed")
-        totals = sa.select(*summed.c, sa.cast(sa.func.round(summed.c.total), sa.Integer).label("score")) \
-            .offset(0).subquery("scoring_totals")
+        totals = (
+            sa.select(*summed.c, sa.cast(sa.func.round(summed.c.total), sa.Integer).label("score"))
+            .offset(0)
+            .subquery("scoring_totals")
+        )
         total = totals.c.total
         score = totals.c.score
         ceiling = float(self.doc["engagement_ceiling"])
-        percent = sa.cast(sa.func.round(self._capped(100.0 * totals.c.engagement / ceiling, 100.0, 0.0)), sa.Integer)
+        percent = sa.cast(
+            sa.func.round(self._capped(100.0 * totals.c.engagement / ceiling, 100.0, 0.0)),
+            sa.Integer,
+        )
         threshold = float(self.doc["hot_threshold"])
         bands = [(score >= float(b["min"]), b["name"]) for b in self.doc["bands"]]
         band = sa.case(*bands, else_=self.doc["bands"][-1]["name"])

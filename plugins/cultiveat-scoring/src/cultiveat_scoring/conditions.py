@@ -27,7 +27,7 @@ def _no_problems(_params: Mapping[str, Any]) -> list[str]:
 
 @attrs.frozen(kw_only=True)
 class ScoreCondition:
-    """A named condition usable in a rule ``{"type": "condition", "condition": name, "params": {...}}``."""
+    """A condition for rules ``{"type": "condition", "condition": name, "params": {...}}``."""
 
     name: str
     description: str
@@ -48,7 +48,7 @@ def _has_tag_sql(contacts: Any, params: Mapping[str, Any]) -> Any:
 def _has_tag_check(params: Mapping[str, Any]) -> list[str]:
     tag = params.get("tag")
     if not isinstance(tag, str) or not tag.strip():
-        return ["params.tag: give the tag name to look for, e.g. {\"tag\": \"Enterprise\"}"]
+        return ['params.tag: give the tag name to look for, e.g. {"tag": "Enterprise"}']
     return []
 
 

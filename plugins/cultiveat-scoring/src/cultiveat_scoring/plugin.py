@@ -17,7 +17,6 @@ import sqlalchemy as sa
 
 from cultiveat_core.domain import ContactField, Kpi, Permission
 from cultiveat_core.markers import hookimpl
-
 from cultiveat_scoring import hookspecs, tables
 from cultiveat_scoring.conditions import BUILTIN_CONDITIONS
 from cultiveat_scoring.model import PredictiveModel
@@ -31,7 +30,11 @@ __all__ = ["hookspecs", "scoring_for"]
 
 ALL_ROLES = ("marketing", "sales", "executive")
 PERMISSIONS = [
-    Permission("scoring.read", "See scores, explanations, buying signals, work-next and the model card", ALL_ROLES),
+    Permission(
+        "scoring.read",
+        "See scores, explanations, buying signals, work-next and the model card",
+        ALL_ROLES,
+    ),
     Permission("scoring.rules", "Edit the lead-scoring rules", ("marketing",)),
     Permission("scoring.recompute", "Start a full rescoring of every contact", ("marketing",)),
     Permission("scoring.train", "Train the predictive conversion model", ("marketing",)),
@@ -125,15 +128,38 @@ def _stored(column: str) -> Any:
 @hookimpl
 def register_contact_fields() -> list[ContactField]:
     return [
-        ContactField(name="score", label="Score", expression=_stored("score"), type="number",
-                     permission="scoring.read", description="Lead score 0-100 (fit + engagement, capped)"),
-        ContactField(name="engagement_percent", label="Engagement %", expression=_stored("engagement_percent"),
-                     type="number", permission="scoring.read",
-                     description="Engagement as a percentage of the rule set's engagement ceiling"),
-        ContactField(name="fit", label="Fit score", expression=_stored("fit"), type="number",
-                     permission="scoring.read", description="Fit points: role and industry"),
-        ContactField(name="hot", label="Hot lead", expression=_stored("hot"), type="bool",
-                     permission="scoring.read", description="Score at or above the hot threshold (90)"),
+        ContactField(
+            name="score",
+            label="Score",
+            expression=_stored("score"),
+            type="number",
+            permission="scoring.read",
+            description="Lead score 0-100 (fit + engagement, capped)",
+        ),
+        ContactField(
+            name="engagement_percent",
+            label="Engagement %",
+            expression=_stored("engagement_percent"),
+            type="number",
+            permission="scoring.read",
+            description="Engagement as a percentage of the rule set's engagement ceiling",
+        ),
+        ContactField(
+            name="fit",
+            label="Fit score",
+            expression=_stored("fit"),
+            type="number",
+            permission="scoring.read",
+            description="Fit points: role and industry",
+        ),
+        ContactField(
+            name="hot",
+            label="Hot lead",
+            expression=_stored("hot"),
+            type="bool",
+            permission="scoring.read",
+            description="Score at or above the hot threshold (90)",
+        ),
     ]
 
 
@@ -145,14 +171,26 @@ def _hot_leads(crm: CRM, conn: sa.Connection, **_: Any) -> int:
 def _average_score(crm: CRM, conn: sa.Connection, **_: Any) -> int | None:
     s = tables.scores
     value = conn.execute(sa.select(sa.func.avg(s.c.score))).scalar()
-    return None if value is None else int(round(float(value)))
+    return None if value is None else round(float(value))
 
 
 @hookimpl
 def register_kpis() -> list[Kpi]:
     return [
-        Kpi(name="hot_leads", label="Hot Leads", compute=_hot_leads, permission="scoring.read", order=20),
-        Kpi(name="average_score", label="Avg. Score", compute=_average_score, permission="scoring.read", order=30),
+        Kpi(
+            name="hot_leads",
+            label="Hot Leads",
+            compute=_hot_leads,
+            permission="scoring.read",
+            order=20,
+        ),
+        Kpi(
+            name="average_score",
+            label="Avg. Score",
+            compute=_average_score,
+            permission="scoring.read",
+            order=30,
+        ),
     ]
 
 
@@ -191,3 +229,38 @@ def contacts_updated(crm: CRM, changes: list[Any]) -> None:
 @hookimpl
 def contacts_merged(crm: CRM, kept: Any) -> None:
     rescore_touched(crm, [kept.id])
+
+
+# -- privacy --------------------------------------------------------------------------------
+
+
+@hookimpl(optionalhook=True)
+def contact_data_for_subject_access(crm: CRM, contact: Any) -> dict[str, Any] | None:
+    """The contact's stored score and its score history (the explanation derives from them)."""
+    s, h = tables.scores, tables.history
+    with crm.connect() as conn:
+        score = conn.execute(sa.select(s).where(s.c.contact_id == contact.id)).mappings().first()
+        history = (
+            conn.execute(
+                sa.select(h.c.score, h.c.fit, h.c.engagement, h.c.rule_set_version, h.c.recorded_at)
+                .where(h.c.contact_id == contact.id)
+                .order_by(h.c.recorded_at)
+            )
+            .mappings()
+            .all()
+        )
+    if score is None and not history:
+        return None
+
+    def plain(row: Any) -> dict[str, Any]:
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(row).items()}
+
+    return {"score": plain(score) if score else None, "history": [plain(r) for r in history]}
+
+
+@hookimpl(optionalhook=True)
+def erase_contact_data(crm: CRM, contact: Any) -> None:
+    """Delete the contact's score, history and dirty mark (idempotent)."""
+    with crm.begin() as conn:
+        for table in (tables.scores, tables.history, tables.dirty):
+            conn.execute(table.delete().where(table.c.contact_id == contact.id))

@@ -10,7 +10,6 @@ from litestar.params import Parameter
 from cultiveat_core.crm import CRM
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import ValidationError
-
 from cultiveat_scoring.signals import work_next
 
 
@@ -39,9 +38,11 @@ class ScoringController(Controller):
 
     @put("/rules", sync_to_thread=True)
     def put_rules(self, crm: CRM, actor: Actor, data: Any) -> Response[dict[str, Any]]:
-        """Replace the rule set (``{"document": {...}, "comment": "..."}`` or the document itself)."""
+        """Replace the rule set: ``{"document": {...}, "comment": "..."}`` or the bare document."""
         body = _object(data)
-        document, comment = (body["document"], str(body.get("comment", ""))) if "document" in body else (body, "")
+        document, comment = (
+            (body["document"], str(body.get("comment", ""))) if "document" in body else (body, "")
+        )
         saved = _scoring(crm).service.save(actor, document, comment=comment)
         return Response(saved, status_code=200)
 
@@ -82,24 +83,38 @@ class ScoringController(Controller):
     def list_conditions(self, crm: CRM, actor: Actor) -> dict[str, Any]:
         """Conditions usable in ``condition`` rules (the plugin's and other plugins')."""
         crm.permissions.require(actor, "scoring.read")
-        return {"items": [{"name": c.name, "description": c.description, "params": dict(c.params)}
-                          for c in _scoring(crm).service.conditions().values()]}
+        return {
+            "items": [
+                {"name": c.name, "description": c.description, "params": dict(c.params)}
+                for c in _scoring(crm).service.conditions().values()
+            ]
+        }
 
     # -- contacts ----------------------------------------------------------------------------
 
     @get("/contacts/{contact_id:int}", sync_to_thread=True)
     def explain(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
-        """Why a contact has its score: fit, engagement, total, engagement %, hot, and the fired rules."""
+        """Why a contact has its score: fit, engagement, total, engagement %, hot, fired rules."""
         return dict(_scoring(crm).service.explain(actor, contact_id))
 
     @get("/contacts/{contact_id:int}/history", sync_to_thread=True)
-    def history(self, crm: CRM, actor: Actor, contact_id: int,
-                limit: Annotated[int, Parameter(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    def history(
+        self,
+        crm: CRM,
+        actor: Actor,
+        contact_id: int,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
         return {"items": _scoring(crm).service.history(actor, contact_id, limit)}
 
     @get("/work-next", sync_to_thread=True)
-    def work_next_list(self, crm: CRM, actor: Actor, limit: Annotated[int, Parameter(ge=1, le=200)] = 20,
-                       mine: bool = False) -> dict[str, Any]:
+    def work_next_list(
+        self,
+        crm: CRM,
+        actor: Actor,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 20,
+        mine: bool = False,
+    ) -> dict[str, Any]:
         """Contacts ranked by the urgency of their priority action, then by score."""
         crm.permissions.require(actor, "scoring.read")
         _, document = _scoring(crm).service.current()
@@ -117,7 +132,7 @@ class ScoringController(Controller):
 
     @get("/model", sync_to_thread=True)
     def model_card(self, crm: CRM, actor: Actor) -> dict[str, Any]:
-        """The newest model's card: evaluation (ROC AUC, top-decile precision, calibration), importances."""
+        """The newest model's card: ROC AUC, top-decile precision, calibration, importances."""
         return dict(_scoring(crm).model.card(actor))
 
     @post("/model/train", sync_to_thread=True, status_code=202)

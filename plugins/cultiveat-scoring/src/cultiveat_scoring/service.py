@@ -22,7 +22,6 @@ from cultiveat_core.db import tables as core
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import NotFound, ValidationError
-
 from cultiveat_scoring import tables
 from cultiveat_scoring.compiler import RuleCompiler
 from cultiveat_scoring.conditions import ScoreCondition
@@ -33,7 +32,16 @@ if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
 
 log = logging.getLogger("cultiveat.scoring")
-SCORE_COLUMNS = ("score", "fit", "engagement", "total", "engagement_percent", "hot", "band", "groups")
+SCORE_COLUMNS = (
+    "score",
+    "fit",
+    "engagement",
+    "total",
+    "engagement_percent",
+    "hot",
+    "band",
+    "groups",
+)
 Progress = Callable[[int, int, str], None]
 
 
@@ -51,8 +59,11 @@ class RunResult:
     rule_set_version: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scored": self.scored, "became_hot": len(self.became_hot),
-                "rule_set_version": self.rule_set_version}
+        return {
+            "scored": self.scored,
+            "became_hot": len(self.became_hot),
+            "rule_set_version": self.rule_set_version,
+        }
 
 
 def _upsert(dialect: str) -> Any:
@@ -73,14 +84,17 @@ class ScoringService:
         return self.crm.engine.dialect.name
 
     def conditions(self) -> dict[str, ScoreCondition]:
-        found = self.crm.registry.extra(self.crm, "register_score_conditions")
+        found = self.crm.registry.extra(self.crm, "register_score_conditions")  # noqa: S610
         return {cond.name: cond for cond in found}
 
     # -- rule sets ---------------------------------------------------------------------------
 
     def validate(self, document: Any) -> dict[str, Any]:
-        return validate_rule_set(document, known_types=set(self.crm.registry.activity_types),
-                                 conditions=self.conditions())
+        return validate_rule_set(
+            document,
+            known_types=set(self.crm.registry.activity_types),
+            conditions=self.conditions(),
+        )
 
     def current(self, conn: sa.Connection | None = None) -> tuple[int, dict[str, Any]]:
         """The active rule set ``(version, document)``: the newest version, or the default."""
@@ -93,29 +107,46 @@ class ScoringService:
             return 0, self.validate(default_rule_set())
         if version not in self._documents:
             self._documents[version] = conn.execute(
-                sa.select(rs.c.document).where(rs.c.version == version)).scalar_one()
+                sa.select(rs.c.document).where(rs.c.version == version)
+            ).scalar_one()
         return version, self._documents[version]
 
     def versions(self, actor: Actor) -> list[dict[str, Any]]:
         self.crm.permissions.require(actor, "scoring.read")
         rs = tables.rule_sets
         with self.crm.connect() as conn:
-            rows = conn.execute(sa.select(rs.c.version, rs.c.comment, rs.c.created_by, rs.c.created_at)
-                                .order_by(rs.c.version.desc())).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.select(
+                        rs.c.version, rs.c.comment, rs.c.created_by, rs.c.created_at
+                    ).order_by(rs.c.version.desc())
+                )
+                .mappings()
+                .all()
+            )
         return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
     def version(self, actor: Actor, version: int) -> dict[str, Any]:
         self.crm.permissions.require(actor, "scoring.read")
         if version == 0:
-            return {"version": 0, "document": self.validate(default_rule_set()), "comment": "built-in default"}
+            return {
+                "version": 0,
+                "document": self.validate(default_rule_set()),
+                "comment": "built-in default",
+            }
         rs = tables.rule_sets
         with self.crm.connect() as conn:
             row = conn.execute(sa.select(rs).where(rs.c.version == version)).mappings().first()
         if row is None:
-            raise NotFound(f"rule set version {version} does not exist; GET /api/scoring/rules/versions lists them")
+            raise NotFound(
+                f"rule set version {version} does not exist; "
+                "GET /api/scoring/rules/versions lists them"
+            )
         return {"version": row["version"], "document": row["document"], "comment": row["comment"]}
 
-    def save(self, actor: Actor, document: Any, *, comment: str = "", recompute: bool = True) -> dict[str, Any]:
+    def save(
+        self, actor: Actor, document: Any, *, comment: str = "", recompute: bool = True
+    ) -> dict[str, Any]:
         """Store ``document`` as a new version (validated) and queue a full recompute."""
         self.crm.permissions.require(actor, "scoring.rules")
         clean = self.validate(document)
@@ -123,12 +154,32 @@ class ScoringService:
         with self.crm.transaction(actor) as uow:
             previous = uow.conn.execute(sa.select(sa.func.max(rs.c.version))).scalar() or 0
             version = previous + 1
-            uow.conn.execute(rs.insert().values(version=version, document=clean, comment=str(comment)[:500],
-                                                created_by=actor.label, created_at=utcnow()))
-            uow.audit("scoring.rules.save", "scoring_rule_set", version,
-                      {"previous_version": previous, "comment": comment, "rules": [r["id"] for r in clean["rules"]]})
-            job_id = self.crm.jobs.enqueue("scoring.recompute", {"reason": f"rule set {version}"},
-                                           uow=uow) if recompute else None
+            uow.conn.execute(
+                rs.insert().values(
+                    version=version,
+                    document=clean,
+                    comment=str(comment)[:500],
+                    created_by=actor.label,
+                    created_at=utcnow(),
+                )
+            )
+            uow.audit(
+                "scoring.rules.save",
+                "scoring_rule_set",
+                version,
+                {
+                    "previous_version": previous,
+                    "comment": comment,
+                    "rules": [r["id"] for r in clean["rules"]],
+                },
+            )
+            job_id = (
+                self.crm.jobs.enqueue(
+                    "scoring.recompute", {"reason": f"rule set {version}"}, uow=uow
+                )
+                if recompute
+                else None
+            )
         return {"version": version, "document": clean, "job_id": job_id}
 
     def _edit(self, actor: Actor, change: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
@@ -147,59 +198,89 @@ class ScoringService:
     def add_rule(self, actor: Actor, rule: Any) -> dict[str, Any]:
         def change(document: dict[str, Any]) -> str:
             if not isinstance(rule, dict):
-                raise ValidationError.field("body", "must be a rule object with id, type, group and points")
+                raise ValidationError.field(
+                    "body", "must be a rule object with id, type, group and points"
+                )
             document["rules"].append(rule)
             return f"add rule {rule.get('id')}"
+
         return self._edit(actor, change)
 
     def update_rule(self, actor: Actor, rule_id: str, changes: Any) -> dict[str, Any]:
         def change(document: dict[str, Any]) -> str:
             if not isinstance(changes, dict):
-                raise ValidationError.field("body", "must be an object with the rule's fields to change")
+                raise ValidationError.field(
+                    "body", "must be an object with the rule's fields to change"
+                )
             index = self._rule_index(document, rule_id)
             document["rules"][index] = {**document["rules"][index], **changes, "id": rule_id}
             return f"update rule {rule_id}"
+
         return self._edit(actor, change)
 
     def delete_rule(self, actor: Actor, rule_id: str) -> dict[str, Any]:
         def change(document: dict[str, Any]) -> str:
             document["rules"].pop(self._rule_index(document, rule_id))
             return f"delete rule {rule_id}"
+
         return self._edit(actor, change)
 
     # -- scoring runs ------------------------------------------------------------------------
 
-    def _run(self, conn: sa.Connection, contact_filter: Any | None, now: datetime) -> tuple[int, list[HotLead], int]:
+    def _run(
+        self, conn: sa.Connection, contact_filter: Any | None, now: datetime
+    ) -> tuple[int, list[HotLead], int]:
         version, document = self.current(conn)
         compiler = RuleCompiler(document, self.dialect, now, self.conditions())
         select = compiler.score_select(contact_filter)
         run_id = str(uuid.uuid4())
         p, s, h = tables.pending, tables.scores, tables.history
         inner = select.subquery("scoring_new")
-        conn.execute(p.insert().from_select(
-            ["run_id", "contact_id", *SCORE_COLUMNS],
-            sa.select(sa.literal(run_id), inner.c.contact_id, *(inner.c[k] for k in SCORE_COLUMNS)),
-        ))
+        conn.execute(
+            p.insert().from_select(
+                ["run_id", "contact_id", *SCORE_COLUMNS],
+                sa.select(
+                    sa.literal(run_id), inner.c.contact_id, *(inner.c[k] for k in SCORE_COLUMNS)
+                ),
+            )
+        )
         this_run = p.c.run_id == run_id
         joined = p.outerjoin(s, s.c.contact_id == p.c.contact_id)
-        crossings = [HotLead(r[0], r[1], r[2]) for r in conn.execute(
-            sa.select(p.c.contact_id, p.c.score, s.c.score).select_from(joined)
-            .where(this_run, p.c.hot == sa.true(), sa.or_(s.c.hot.is_(None), s.c.hot == sa.false()))
-            .order_by(p.c.contact_id)
-        ).all()]
-        conn.execute(h.insert().from_select(
-            ["contact_id", "score", "fit", "engagement", "rule_set_version", "recorded_at"],
-            sa.select(p.c.contact_id, p.c.score, p.c.fit, p.c.engagement, sa.literal(version),
-                      sa.literal(now, h.c.recorded_at.type))
-            .select_from(joined)
-            .where(this_run, sa.or_(s.c.contact_id.is_(None), s.c.score != p.c.score)),
-        ))
+        crossings = [
+            HotLead(r[0], r[1], r[2])
+            for r in conn.execute(
+                sa.select(p.c.contact_id, p.c.score, s.c.score)
+                .select_from(joined)
+                .where(
+                    this_run, p.c.hot == sa.true(), sa.or_(s.c.hot.is_(None), s.c.hot == sa.false())
+                )
+                .order_by(p.c.contact_id)
+            ).all()
+        ]
+        conn.execute(
+            h.insert().from_select(
+                ["contact_id", "score", "fit", "engagement", "rule_set_version", "recorded_at"],
+                sa.select(
+                    p.c.contact_id,
+                    p.c.score,
+                    p.c.fit,
+                    p.c.engagement,
+                    sa.literal(version),
+                    sa.literal(now, h.c.recorded_at.type),
+                )
+                .select_from(joined)
+                .where(this_run, sa.or_(s.c.contact_id.is_(None), s.c.score != p.c.score)),
+            )
+        )
         insert = _upsert(self.dialect)(s).from_select(
             ["contact_id", *SCORE_COLUMNS, "rule_set_version", "computed_at", "hot_since"],
-            sa.select(p.c.contact_id, *(p.c[k] for k in SCORE_COLUMNS), sa.literal(version),
-                      sa.literal(now, s.c.computed_at.type),
-                      sa.case((p.c.hot == sa.true(), sa.literal(now, s.c.hot_since.type)), else_=None))
-            .where(this_run),
+            sa.select(
+                p.c.contact_id,
+                *(p.c[k] for k in SCORE_COLUMNS),
+                sa.literal(version),
+                sa.literal(now, s.c.computed_at.type),
+                sa.case((p.c.hot == sa.true(), sa.literal(now, s.c.hot_since.type)), else_=None),
+            ).where(this_run),
         )
         excluded = insert.excluded
         insert = insert.on_conflict_do_update(
@@ -210,11 +291,14 @@ class ScoringService:
                 "computed_at": excluded.computed_at,
                 "hot_since": sa.case(
                     (sa.and_(excluded.hot == sa.true(), s.c.hot == sa.true()), s.c.hot_since),
-                    else_=excluded.hot_since),
+                    else_=excluded.hot_since,
+                ),
             },
         )
         conn.execute(insert)
-        scored = int(conn.execute(sa.select(sa.func.count()).select_from(p).where(this_run)).scalar() or 0)
+        scored = int(
+            conn.execute(sa.select(sa.func.count()).select_from(p).where(this_run)).scalar() or 0
+        )
         conn.execute(p.delete().where(this_run))
         return scored, crossings, version
 
@@ -235,8 +319,9 @@ class ScoringService:
             return 0
         d = tables.dirty
         statement = _upsert(self.dialect)(d)
-        statement = statement.on_conflict_do_update(index_elements=[d.c.contact_id],
-                                                    set_={"marked_at": statement.excluded.marked_at})
+        statement = statement.on_conflict_do_update(
+            index_elements=[d.c.contact_id], set_={"marked_at": statement.excluded.marked_at}
+        )
         if conn is not None:
             conn.execute(statement, rows)
         else:
@@ -256,13 +341,16 @@ class ScoringService:
         self._after_run(crossings)
         return RunResult(scored, tuple(crossings), version)
 
-    def recompute_all(self, *, now: datetime | None = None, progress: Progress | None = None) -> RunResult:
+    def recompute_all(
+        self, *, now: datetime | None = None, progress: Progress | None = None
+    ) -> RunResult:
         """Score every contact, in id ranges of ``chunk_size`` (a few statements per range)."""
         now = now or utcnow()
         c = core.contacts
         with self.crm.connect() as conn:
-            low, high, total = conn.execute(sa.select(sa.func.min(c.c.id), sa.func.max(c.c.id),
-                                                      sa.func.count())).one()
+            low, high, total = conn.execute(
+                sa.select(sa.func.min(c.c.id), sa.func.max(c.c.id), sa.func.count())
+            ).one()
         scored, crossings, version = 0, [], self.current()[0]
         if total:
             chunk = max(1, self.settings.chunk_size)
@@ -292,22 +380,34 @@ class ScoringService:
 
         if implementations(self.crm.pm, "lead_became_hot"):
             for lead in crossings:
-                self.crm.events.call("lead_became_hot", contact_id=lead.contact_id, score=lead.score,
-                                     previous_score=lead.previous_score)
+                self.crm.events.call(
+                    "lead_became_hot",
+                    contact_id=lead.contact_id,
+                    score=lead.score,
+                    previous_score=lead.previous_score,
+                )
 
     def _set_hot_stage(self, ids: list[int], settings: ScoringSettings) -> None:
         c = core.contacts
         keep = list(settings.keep_stages)
         with self.crm.connect() as conn:
-            targets = conn.execute(
-                sa.select(c.c.id).where(c.c.id.in_(ids), sa.or_(c.c.stage.is_(None), c.c.stage.not_in(keep)))
-            ).scalars().all()
+            targets = (
+                conn.execute(
+                    sa.select(c.c.id).where(
+                        c.c.id.in_(ids), sa.or_(c.c.stage.is_(None), c.c.stage.not_in(keep))
+                    )
+                )
+                .scalars()
+                .all()
+            )
         actor = Actor.system("scoring")
         for contact_id in targets:
             try:
                 self.crm.contacts.update(actor, contact_id, {"stage": settings.hot_stage})
             except Exception:
-                log.exception("could not set stage %r on hot lead %s", settings.hot_stage, contact_id)
+                log.exception(
+                    "could not set stage %r on hot lead %s", settings.hot_stage, contact_id
+                )
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -315,15 +415,21 @@ class ScoringService:
         s = tables.scores
         return conn.execute(sa.select(s).where(s.c.contact_id == contact_id)).mappings().first()
 
-    def rule_points(self, ids: Iterable[int], *, now: datetime | None = None) -> dict[int, dict[str, float]]:
+    def rule_points(
+        self, ids: Iterable[int], *, now: datetime | None = None
+    ) -> dict[int, dict[str, float]]:
         """Each contact's non-zero points per rule under the active rule set (one query)."""
         _, document = self.current()
         compiler = RuleCompiler(document, self.dialect, now or utcnow(), self.conditions())
         query, names = compiler.rule_columns(sorted(set(ids)))
         with self.crm.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return {r["contact_id"]: {n: round(float(r[f"p_{n}"]), 4) for n in names if abs(r[f"p_{n}"] or 0) > 1e-9}
-                for r in rows}
+        return {
+            r["contact_id"]: {
+                n: round(float(r[f"p_{n}"]), 4) for n in names if abs(r[f"p_{n}"] or 0) > 1e-9
+            }
+            for r in rows
+        }
 
     def explain(self, actor: Actor, contact_id: int) -> dict[str, Any]:
         """Fit, engagement, total and every rule that gave points, with when it fired."""
@@ -349,13 +455,21 @@ class ScoringService:
             points = float(values[f"p_{rule['id']}"] or 0.0)
             if abs(points) < 1e-9:
                 continue
-            item: dict[str, Any] = {"id": rule["id"], "label": rule["label"], "group": rule["group"],
-                                    "type": rule["type"], "points": round(points, 2)}
+            item: dict[str, Any] = {
+                "id": rule["id"],
+                "label": rule["label"],
+                "group": rule["group"],
+                "type": rule["type"],
+                "points": round(points, 2),
+            }
             if rule["type"] == "field":
                 index = values[f"choice_{rule['id']}"]
                 item["matched"] = rule["choices"][index]["label"] if index >= 0 else "otherwise"
-                item["value"] = getattr(contact, rule["field"], None) if "." not in rule["field"] else \
-                    contact.custom.get(rule["field"].split(".", 1)[1])
+                item["value"] = (
+                    getattr(contact, rule["field"], None)
+                    if "." not in rule["field"]
+                    else contact.custom.get(rule["field"].split(".", 1)[1])
+                )
             elif rule["type"] != "condition":
                 item["count"] = int(values[f"n_{rule['id']}"] or 0)
                 first, last = values[f"first_{rule['id']}"], values[f"last_{rule['id']}"]
@@ -366,7 +480,9 @@ class ScoringService:
         fired.sort(key=lambda r: -abs(r["points"]))
         from cultiveat_scoring.signals import signals_for
 
-        signals = signals_for(self.crm, [contact_id], document, {contact_id: dict(row)}, now=utcnow())
+        signals = signals_for(
+            self.crm, [contact_id], document, {contact_id: dict(row)}, now=utcnow()
+        )
         return {
             "contact_id": contact_id,
             "score": row["score"],
@@ -393,13 +509,27 @@ class ScoringService:
         self.crm.contacts.get(actor, contact_id)
         h = tables.history
         with self.crm.connect() as conn:
-            rows = conn.execute(
-                sa.select(h.c.score, h.c.fit, h.c.engagement, h.c.rule_set_version, h.c.recorded_at)
-                .where(h.c.contact_id == contact_id).order_by(h.c.recorded_at.desc(), h.c.id.desc())
-                .limit(max(1, min(limit, 1000)))
-            ).mappings().all()
-        return [{**r, "fit": round(r["fit"], 2), "engagement": round(r["engagement"], 2),
-                 "recorded_at": r["recorded_at"].isoformat()} for r in rows]
+            rows = (
+                conn.execute(
+                    sa.select(
+                        h.c.score, h.c.fit, h.c.engagement, h.c.rule_set_version, h.c.recorded_at
+                    )
+                    .where(h.c.contact_id == contact_id)
+                    .order_by(h.c.recorded_at.desc(), h.c.id.desc())
+                    .limit(max(1, min(limit, 1000)))
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                **r,
+                "fit": round(r["fit"], 2),
+                "engagement": round(r["engagement"], 2),
+                "recorded_at": r["recorded_at"].isoformat(),
+            }
+            for r in rows
+        ]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -14,7 +14,7 @@ class ScoringSettings:
     # contacts touched by one transaction up to this many are rescored right after its commit
     # (inside the event handler); bigger batches are marked dirty and rescored by a job
     inline_limit: int = 500
-    # a full recompute works through contacts in id ranges of this size (progress, short transactions)
+    # a full recompute goes through contacts in id ranges of this size (progress, short txns)
     chunk_size: int = 100_000
     # periodic full recompute (decay moves scores even without new activity); 0 disables it
     recompute_every_minutes: int = 60

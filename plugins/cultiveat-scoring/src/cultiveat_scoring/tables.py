@@ -19,7 +19,12 @@ rule_sets = sa.Table(
 scores = sa.Table(
     "scoring_scores",
     metadata,
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("fit", sa.Float, nullable=False),
     sa.Column("engagement", sa.Float, nullable=False),
@@ -64,7 +69,12 @@ history = sa.Table(
     "scoring_history",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "contact_id",
+        sa.Integer,
+        sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("fit", sa.Float, nullable=False),
     sa.Column("engagement", sa.Float, nullable=False),

@@ -9,8 +9,18 @@ from typing import Any
 
 from cultiveat_core.errors import FieldError, ValidationError
 
-CONTACT_FIELDS = ("position", "industry", "company", "company_size", "stage", "type", "channel",
-                  "address_country", "address_city", "address_state")
+CONTACT_FIELDS = (
+    "position",
+    "industry",
+    "company",
+    "company_size",
+    "stage",
+    "type",
+    "channel",
+    "address_country",
+    "address_city",
+    "address_state",
+)
 NUMERIC_FIELDS = ("company_size",)
 TEXT_OPS = ("has_words", "equals", "contains", "is_set")
 NUMBER_OPS = ("gte", "lte", "between", "is_set")
@@ -32,8 +42,17 @@ class _Errors:
         self.items.append(FieldError(field, message))
 
 
-def _number(doc: Mapping[str, Any], key: str, where: str, errors: _Errors, *, low: float, high: float,
-            required: bool = True, default: Any = None) -> Any:
+def _number(
+    doc: Mapping[str, Any],
+    key: str,
+    where: str,
+    errors: _Errors,
+    *,
+    low: float,
+    high: float,
+    required: bool = True,
+    default: Any = None,
+) -> Any:
     value = doc.get(key, default)
     if value is None:
         if required:
@@ -46,7 +65,11 @@ def _number(doc: Mapping[str, Any], key: str, where: str, errors: _Errors, *, lo
 
 
 def _string_list(value: Any, field: str, errors: _Errors) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v.strip() for v in value)
+    ):
         errors.add(field, "must be a non-empty list of non-empty strings")
         return []
     return [v.strip() for v in value]
@@ -56,14 +79,20 @@ def _check_field_rule(rule: dict[str, Any], where: str, errors: _Errors) -> None
     field = rule.get("field")
     is_custom = isinstance(field, str) and field.startswith("custom.") and len(field) > 7
     if field not in CONTACT_FIELDS and not is_custom:
-        errors.add(f"{where}field", f"unknown contact field {field!r}; use one of {', '.join(CONTACT_FIELDS)} "
-                   "or custom.<key>")
+        errors.add(
+            f"{where}field",
+            f"unknown contact field {field!r}; use one of {', '.join(CONTACT_FIELDS)} "
+            "or custom.<key>",
+        )
         return
     ops = NUMBER_OPS if field in NUMERIC_FIELDS else TEXT_OPS
     choices = rule.get("choices")
     if not isinstance(choices, list) or not choices:
-        errors.add(f"{where}choices", "must be a non-empty list of {label, op, values|value, points}; "
-                   "the first matching choice gives its points")
+        errors.add(
+            f"{where}choices",
+            "must be a non-empty list of {label, op, values|value, points}; "
+            "the first matching choice gives its points",
+        )
         return
     for i, choice in enumerate(choices):
         at = f"{where}choices[{i}]."
@@ -73,16 +102,21 @@ def _check_field_rule(rule: dict[str, Any], where: str, errors: _Errors) -> None
         choice.setdefault("label", f"choice {i + 1}")
         op = choice.get("op")
         if op not in ops:
-            errors.add(f"{at}op", f"unknown operator {op!r} for {field}; use one of {', '.join(ops)}")
+            errors.add(
+                f"{at}op", f"unknown operator {op!r} for {field}; use one of {', '.join(ops)}"
+            )
         elif op in ("has_words", "equals", "contains"):
             choice["values"] = _string_list(choice.get("values"), f"{at}values", errors)
         elif op in ("gte", "lte"):
             _number(choice, "value", at, errors, low=-1e12, high=1e12)
         elif op == "between":
             bounds = choice.get("values")
-            if (not isinstance(bounds, list) or len(bounds) != 2
-                    or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
-                    or bounds[0] > bounds[1]):
+            if (
+                not isinstance(bounds, list)
+                or len(bounds) != 2
+                or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+                or bounds[0] > bounds[1]
+            ):
                 errors.add(f"{at}values", "must be [low, high] numbers with low <= high")
         _number(choice, "points", at, errors, low=-MAX_POINTS, high=MAX_POINTS)
     if rule.get("otherwise") is not None:
@@ -91,13 +125,18 @@ def _check_field_rule(rule: dict[str, Any], where: str, errors: _Errors) -> None
         rule["otherwise"] = None
 
 
-def _check_activity_part(rule: dict[str, Any], where: str, errors: _Errors, known_types: Collection[str]) -> None:
+def _check_activity_part(
+    rule: dict[str, Any], where: str, errors: _Errors, known_types: Collection[str]
+) -> None:
     types = _string_list(rule.get("activity_types"), f"{where}activity_types", errors)
     rule["activity_types"] = types
     unknown = [t for t in types if known_types and t not in known_types]
     if unknown:
-        errors.add(f"{where}activity_types", f"unknown activity type(s) {', '.join(unknown)}; known types: "
-                   + ", ".join(sorted(known_types)))
+        errors.add(
+            f"{where}activity_types",
+            f"unknown activity type(s) {', '.join(unknown)}; known types: "
+            + ", ".join(sorted(known_types)),
+        )
     conditions = rule.setdefault("where", [])
     if not isinstance(conditions, list):
         errors.add(f"{where}where", "must be a list of {property, op, value}")
@@ -110,7 +149,9 @@ def _check_activity_part(rule: dict[str, Any], where: str, errors: _Errors, know
             continue
         prop = cond.get("property")
         if not isinstance(prop, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", prop):
-            errors.add(f"{at}property", "must name a key of the activity's data, e.g. url or content_type")
+            errors.add(
+                f"{at}property", "must name a key of the activity's data, e.g. url or content_type"
+            )
         op = cond.get("op")
         if op not in PROPERTY_OPS:
             errors.add(f"{at}op", f"unknown operator {op!r}; use one of {', '.join(PROPERTY_OPS)}")
@@ -120,22 +161,36 @@ def _check_activity_part(rule: dict[str, Any], where: str, errors: _Errors, know
             errors.add(f"{at}value", "must be a non-empty string to compare with")
 
 
-def _check_rule(rule: Any, index: int, errors: _Errors, groups: Mapping[str, str], known_types: Collection[str],
-                conditions: Mapping[str, Any]) -> None:
+def _check_rule(
+    rule: Any,
+    index: int,
+    errors: _Errors,
+    groups: Mapping[str, str],
+    known_types: Collection[str],
+    conditions: Mapping[str, Any],
+) -> None:
     where = f"rules[{index}]."
     if not isinstance(rule, dict):
         errors.add(f"rules[{index}]", "must be an object with id, type, group and points")
         return
     rule_id = rule.get("id")
     if not isinstance(rule_id, str) or not ID_PATTERN.match(rule_id):
-        errors.add(f"{where}id", "must be lower-case letters, digits and _ (starting with a letter), "
-                   "at most 63 characters, e.g. pricing_page_visit")
+        errors.add(
+            f"{where}id",
+            "must be lower-case letters, digits and _ (starting with a letter), "
+            "at most 63 characters, e.g. pricing_page_visit",
+        )
     rule.setdefault("label", rule_id if isinstance(rule_id, str) else "")
     if rule.get("group") not in groups:
-        errors.add(f"{where}group", f"unknown group {rule.get('group')!r}; declared groups: {', '.join(groups)}")
+        errors.add(
+            f"{where}group",
+            f"unknown group {rule.get('group')!r}; declared groups: {', '.join(groups)}",
+        )
     kind = rule.get("type")
     if kind not in RULE_TYPES:
-        errors.add(f"{where}type", f"unknown rule type {kind!r}; use one of {', '.join(RULE_TYPES)}")
+        errors.add(
+            f"{where}type", f"unknown rule type {kind!r}; use one of {', '.join(RULE_TYPES)}"
+        )
         return
     if kind == "field":
         _check_field_rule(rule, where, errors)
@@ -144,7 +199,10 @@ def _check_rule(rule: Any, index: int, errors: _Errors, groups: Mapping[str, str
     if kind == "condition":
         name = rule.get("condition")
         if name not in conditions:
-            errors.add(f"{where}condition", f"unknown condition {name!r}; available: {', '.join(sorted(conditions))}")
+            errors.add(
+                f"{where}condition",
+                f"unknown condition {name!r}; available: {', '.join(sorted(conditions))}",
+            )
             return
         params = rule.setdefault("params", {})
         if not isinstance(params, dict):
@@ -157,10 +215,16 @@ def _check_rule(rule: Any, index: int, errors: _Errors, groups: Mapping[str, str
     if kind == "activity":
         repeat = rule.setdefault("repeat", "once")
         if repeat not in ("once", "repeatable"):
-            errors.add(f"{where}repeat", "must be once (points for the first occurrence only) or repeatable")
+            errors.add(
+                f"{where}repeat",
+                "must be once (points for the first occurrence only) or repeatable",
+            )
         if rule.get("cap") is not None:
             if repeat != "repeatable":
-                errors.add(f"{where}cap", "only a repeatable rule has a cap; remove cap or set repeat: repeatable")
+                errors.add(
+                    f"{where}cap",
+                    "only a repeatable rule has a cap; remove cap or set repeat: repeatable",
+                )
             _number(rule, "cap", where, errors, low=0, high=MAX_POINTS * 100)
         else:
             rule["cap"] = None
@@ -170,14 +234,19 @@ def _check_rule(rule: Any, index: int, errors: _Errors, groups: Mapping[str, str
     else:
         min_count = rule.get("min_count")
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            errors.add(f"{where}min_count", "must be a whole number >= 1 (how many activities in the window)")
+            errors.add(
+                f"{where}min_count",
+                "must be a whole number >= 1 (how many activities in the window)",
+            )
         _number(rule, "window_days", where, errors, low=0.01, high=3650)
 
 
 def _check_groups(doc: dict[str, Any], errors: _Errors) -> dict[str, str]:
     groups = doc.get("groups")
     if not isinstance(groups, list) or not groups:
-        errors.add("groups", "must be a non-empty list of {name, part: fit|engagement, cap, in_total}")
+        errors.add(
+            "groups", "must be a non-empty list of {name, part: fit|engagement, cap, in_total}"
+        )
         return {}
     parts: dict[str, str] = {}
     for i, group in enumerate(groups):
@@ -187,7 +256,9 @@ def _check_groups(doc: dict[str, Any], errors: _Errors) -> dict[str, str]:
             continue
         name = group.get("name")
         if not isinstance(name, str) or not ID_PATTERN.match(name):
-            errors.add(f"{at}name", "must be lower-case letters, digits and _, e.g. fit or product_x")
+            errors.add(
+                f"{at}name", "must be lower-case letters, digits and _, e.g. fit or product_x"
+            )
             continue
         if name in parts:
             errors.add(f"{at}name", f"group {name!r} is declared twice; names must be unique")
@@ -200,7 +271,9 @@ def _check_groups(doc: dict[str, Any], errors: _Errors) -> dict[str, str]:
             group["cap"] = None
         group.setdefault("in_total", True)
         if not isinstance(group["in_total"], bool):
-            errors.add(f"{at}in_total", "must be true or false (whether the group counts in the total)")
+            errors.add(
+                f"{at}in_total", "must be true or false (whether the group counts in the total)"
+            )
         parts[name] = str(part)
     return parts
 
@@ -208,8 +281,11 @@ def _check_groups(doc: dict[str, Any], errors: _Errors) -> dict[str, str]:
 def _check_decay(doc: dict[str, Any], errors: _Errors) -> None:
     decay = doc.setdefault("decay", {"mode": "none"})
     if not isinstance(decay, dict) or decay.get("mode") not in DECAY_MODES:
-        errors.add("decay.mode", f"must be one of {', '.join(DECAY_MODES)}, e.g. "
-                   '{"mode": "half_life", "half_life_days": 10}')
+        errors.add(
+            "decay.mode",
+            f"must be one of {', '.join(DECAY_MODES)}, e.g. "
+            '{"mode": "half_life", "half_life_days": 10}',
+        )
         return
     if decay["mode"] == "half_life":
         _number(decay, "half_life_days", "decay.", errors, low=0.01, high=3650)
@@ -223,12 +299,18 @@ def _check_bands(doc: dict[str, Any], errors: _Errors) -> None:
         errors.add("bands", "must be a non-empty list of {name, min}")
         return
     for i, band in enumerate(bands):
-        if not isinstance(band, dict) or not isinstance(band.get("name"), str) or not band["name"].strip():
+        if (
+            not isinstance(band, dict)
+            or not isinstance(band.get("name"), str)
+            or not band["name"].strip()
+        ):
             errors.add(f"bands[{i}].name", "each band needs a name")
             continue
         _number(band, "min", f"bands[{i}].", errors, low=-MAX_POINTS * 100, high=MAX_POINTS * 100)
-    doc["bands"] = sorted((b for b in bands if isinstance(b, dict) and isinstance(b.get("min"), int | float)),
-                          key=lambda b: -b["min"])
+    doc["bands"] = sorted(
+        (b for b in bands if isinstance(b, dict) and isinstance(b.get("min"), int | float)),
+        key=lambda b: -b["min"],
+    )
 
 
 def _check_signals(doc: dict[str, Any], errors: _Errors) -> None:
@@ -241,13 +323,26 @@ def _check_signals(doc: dict[str, Any], errors: _Errors) -> None:
     defaults = default_rule_set()["signals"]
     for key, value in defaults.items():
         signals.setdefault(key, value)
-    for key in ("high_engagement_percent", "window_days", "pricing_min_visits", "spike_hours",
-                "spike_min_activities", "spike_factor"):
+    for key in (
+        "high_engagement_percent",
+        "window_days",
+        "pricing_min_visits",
+        "spike_hours",
+        "spike_min_activities",
+        "spike_factor",
+    ):
         _number(signals, key, "signals.", errors, low=0, high=100000)
-    signals["demo_activity_types"] = _string_list(signals.get("demo_activity_types"),
-                                                  "signals.demo_activity_types", errors)
-    if not isinstance(signals.get("pricing_url_contains"), str) or not signals["pricing_url_contains"]:
-        errors.add("signals.pricing_url_contains", "must be the part of the URL that marks the pricing page")
+    signals["demo_activity_types"] = _string_list(
+        signals.get("demo_activity_types"), "signals.demo_activity_types", errors
+    )
+    if (
+        not isinstance(signals.get("pricing_url_contains"), str)
+        or not signals["pricing_url_contains"]
+    ):
+        errors.add(
+            "signals.pricing_url_contains",
+            "must be the part of the URL that marks the pricing page",
+        )
     actions = doc.setdefault("priority_actions", default_rule_set()["priority_actions"])
     if not isinstance(actions, list):
         errors.add("priority_actions", "must be a list of {action, within, when}")
@@ -263,17 +358,25 @@ def _check_signals(doc: dict[str, Any], errors: _Errors) -> None:
             errors.add(f"{at}within", f"must be one of {', '.join(URGENCIES)}")
         when = item.get("when")
         if not isinstance(when, dict) or len(when) != 1:
-            errors.add(f"{at}when", "must hold exactly one of signal, hot, min_score, min_engagement_percent")
+            errors.add(
+                f"{at}when",
+                "must hold exactly one of signal, hot, min_score, min_engagement_percent",
+            )
             continue
         key, value = next(iter(when.items()))
         if key == "signal" and value not in SIGNALS:
-            errors.add(f"{at}when.signal", f"unknown signal {value!r}; use one of {', '.join(SIGNALS)}")
+            errors.add(
+                f"{at}when.signal", f"unknown signal {value!r}; use one of {', '.join(SIGNALS)}"
+            )
         elif key == "hot" and value is not True:
             errors.add(f"{at}when.hot", "must be true")
         elif key in ("min_score", "min_engagement_percent"):
             _number(when, key, f"{at}when.", errors, low=0, high=MAX_POINTS * 100)
         elif key not in ("signal", "hot", "min_score", "min_engagement_percent"):
-            errors.add(f"{at}when", f"unknown key {key!r}; use signal, hot, min_score or min_engagement_percent")
+            errors.add(
+                f"{at}when",
+                f"unknown key {key!r}; use signal, hot, min_score or min_engagement_percent",
+            )
 
 
 def validate_rule_set(
@@ -281,7 +384,9 @@ def validate_rule_set(
 ) -> dict[str, Any]:
     """The normalised document, or ``ValidationError`` listing every problem and how to fix it."""
     if not isinstance(document, dict):
-        raise ValidationError.field("body", "must be a JSON object: a rule set with groups and rules")
+        raise ValidationError.field(
+            "body", "must be a JSON object: a rule set with groups and rules"
+        )
     doc = copy.deepcopy(document)
     doc.pop("version", None)
     errors = _Errors()
@@ -295,7 +400,9 @@ def validate_rule_set(
     groups = _check_groups(doc, errors)
     rules = doc.get("rules")
     if not isinstance(rules, list):
-        errors.add("rules", "must be a list of rules (field, activity, activity_count or condition)")
+        errors.add(
+            "rules", "must be a list of rules (field, activity, activity_count or condition)"
+        )
         rules = []
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules):
@@ -303,8 +410,10 @@ def validate_rule_set(
         rule_id = rule.get("id") if isinstance(rule, dict) else None
         if isinstance(rule_id, str):
             if rule_id in seen:
-                errors.add(f"rules[{index}].id", f"duplicate id {rule_id!r} (also rules[{seen[rule_id]}]); "
-                           "ids must be unique")
+                errors.add(
+                    f"rules[{index}].id",
+                    f"duplicate id {rule_id!r} (also rules[{seen[rule_id]}]); ids must be unique",
+                )
             seen[rule_id] = index
     _check_signals(doc, errors)
     if errors.items:

@@ -3,6 +3,7 @@
 Revision ID: scoring_0001
 Revises:
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -27,8 +28,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "scoring_scores",
-        sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "contact_id",
+            sa.Integer,
+            sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("score", sa.Integer, nullable=False),
         sa.Column("fit", sa.Float, nullable=False),
         sa.Column("engagement", sa.Float, nullable=False),
@@ -66,15 +71,21 @@ def upgrade() -> None:
     op.create_table(
         "scoring_history",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("contact_id", sa.Integer, sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "contact_id",
+            sa.Integer,
+            sa.ForeignKey("core_contacts.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("score", sa.Integer, nullable=False),
         sa.Column("fit", sa.Float, nullable=False),
         sa.Column("engagement", sa.Float, nullable=False),
         sa.Column("rule_set_version", sa.Integer, nullable=False),
         sa.Column("recorded_at", UTCDateTime, nullable=False),
     )
-    op.create_index("ix_scoring_history_contact_recorded", "scoring_history", ["contact_id", "recorded_at"])
+    op.create_index(
+        "ix_scoring_history_contact_recorded", "scoring_history", ["contact_id", "recorded_at"]
+    )
     op.create_table(
         "scoring_models",
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -85,6 +96,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("scoring_models", "scoring_history", "scoring_dirty", "scoring_pending",
-                  "scoring_scores", "scoring_rule_sets"):
+    for table in (
+        "scoring_models",
+        "scoring_history",
+        "scoring_dirty",
+        "scoring_pending",
+        "scoring_scores",
+        "scoring_rule_sets",
+    ):
         op.drop_table(table)
