@@ -141,5 +141,19 @@ def test_plugin_reports_its_hooks(crm):
     assert record["status"] == "loaded"
     assert set(record["hooks"]) == {
         "register_settings", "register_routes", "register_activity_types", "register_commands",
-        "contact_created",
+        "contact_created", "contact_data_for_subject_access", "erase_contact_data",
     }
+
+
+def test_subject_access_includes_the_log_lines_and_erasure_removes_them(client, log_path):
+    ann = new_contact(client, "ann@example.com")
+    bob = new_contact(client, "bob@example.com")
+    export = client.get(f"/api/contacts/{ann['id']}/subject-access")
+    assert export.status_code == 200, export.text
+    assert [line["email"] for line in export.json()["plugins"]["cultiveat_example_hello.plugin"]["log_lines"]] == [
+        "ann@example.com"
+    ]
+    erased = client.post(f"/api/contacts/{ann['id']}/erase", json={"confirm": True})
+    assert erased.status_code == 200, erased.text
+    remaining = [json.loads(line)["contact_id"] for line in log_path.read_text().splitlines()]
+    assert remaining == [bob["id"]]

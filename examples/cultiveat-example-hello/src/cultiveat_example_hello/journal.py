@@ -32,6 +32,29 @@ def append(path: str, record: dict[str, Any]) -> None:
         handle.write(line)
 
 
+def about(path: str, contact_id: int) -> list[dict[str, Any]]:
+    """The lines about one contact (its subject-access export)."""
+    return [entry for entry in read(path) if entry.get("contact_id") == contact_id]
+
+
+def forget(path: str, contact_id: int) -> int:
+    """Rewrite the log without the contact's lines (erasure); returns how many went."""
+    target = Path(path)
+    with _write_lock:
+        if not target.exists():
+            return 0
+        lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines
+                if line.strip() and json.loads(line).get("contact_id") != contact_id]
+        if len(kept) == len(lines):
+            return 0
+        # write beside it, then swap: a crash never leaves a half-written log
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_text("".join(kept), encoding="utf-8")
+        temporary.replace(target)
+        return len(lines) - len(kept)
+
+
 def read(path: str) -> list[dict[str, Any]]:
     target = Path(path)
     if not target.exists():

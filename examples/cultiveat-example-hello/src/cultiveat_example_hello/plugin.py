@@ -45,3 +45,20 @@ def contact_created(crm: CRM, contact: Contact) -> None:
     from cultiveat_example_hello.settings import HelloSettings
 
     journal.append(crm.plugin_settings(HelloSettings).log_path, journal.contact_line(contact))
+
+
+@hookimpl
+def contact_data_for_subject_access(crm: CRM, contact: Contact) -> dict[str, Any] | None:
+    from cultiveat_example_hello import journal
+    from cultiveat_example_hello.settings import HelloSettings
+
+    lines = journal.about(crm.plugin_settings(HelloSettings).log_path, contact.id)
+    return {"log_lines": lines} if lines else None
+
+
+@hookimpl
+def erase_contact_data(crm: CRM, contact: Contact) -> None:
+    from cultiveat_example_hello import journal
+    from cultiveat_example_hello.settings import HelloSettings
+
+    journal.forget(crm.plugin_settings(HelloSettings).log_path, contact.id)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cultiveat_core import CRM, ActivityType, PeriodicTask, Permission, Task, hookimpl
+from cultiveat_core import CRM, ActivityType, Contact, PeriodicTask, Permission, Task, hookimpl
 from cultiveat_example_reminders import hookspecs  # noqa: F401  (the loader adds these specs)
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -62,3 +62,18 @@ def register_periodic_tasks(crm: CRM) -> list[PeriodicTask]:
 
     every = timedelta(seconds=crm.plugin_settings(RemindersSettings).every_seconds)
     return [PeriodicTask("reminders.send_due.periodic", "reminders.send_due", every)]
+
+
+@hookimpl
+def contact_data_for_subject_access(crm: CRM, contact: Contact) -> dict[str, Any] | None:
+    from cultiveat_example_reminders.service import reminders_about
+
+    found = reminders_about(crm, contact.id)
+    return {"reminders": [reminder.as_dict() for reminder in found]} if found else None
+
+
+@hookimpl
+def erase_contact_data(crm: CRM, contact: Contact) -> None:
+    from cultiveat_example_reminders.service import erase_reminders
+
+    erase_reminders(crm, contact.id)

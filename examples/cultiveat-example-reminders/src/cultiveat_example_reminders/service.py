@@ -95,6 +95,19 @@ class RemindersService:
         return sent
 
 
+def reminders_about(crm: CRM, contact_id: int) -> list[Reminder]:
+    """Every reminder on a contact, for its subject-access export (the core checked who asks)."""
+    with crm.connect() as conn:
+        rows = conn.execute(sa.select(r).where(r.c.contact_id == contact_id).order_by(r.c.id))
+        return [Reminder.from_row(row) for row in rows.mappings()]
+
+
+def erase_reminders(crm: CRM, contact_id: int) -> int:
+    """Delete a contact's reminders (erasure); running it again deletes nothing more."""
+    with crm.begin() as conn:
+        return int(conn.execute(r.delete().where(r.c.contact_id == contact_id)).rowcount)
+
+
 def reminders_service(crm: CRM) -> RemindersService:
     """The plugin's service object for ``crm`` (kept in ``crm.extensions["reminders"]``)."""
     service = crm.extensions.get("reminders")
