@@ -355,13 +355,20 @@ def test_send_email_dialog_previews_then_sends(crm, client, app, run_jobs, sink)
     [ann] = make_contacts(crm, 1)
     tid = client.post("/api/campaigns/templates", json=TEMPLATE).json()["id"]
     dialog = client.get(f"/campaigns/contacts/{ann.id}/email")
-    assert dialog.status_code == 200 and "Welcome Email" in dialog.text and "Onboarding" in dialog.text
+    assert (
+        dialog.status_code == 200 and "Welcome Email" in dialog.text and "Onboarding" in dialog.text
+    )
     previewed = client.get(f"/campaigns/contacts/{ann.id}/email", params={"template_id": tid})
     assert "Hello First0" in previewed.text and "<iframe sandbox" in previewed.text
-    sent = client.post(f"/campaigns/contacts/{ann.id}/email", data={"template_id": str(tid), "subject": ""},
-                       follow_redirects=False)
+    sent = client.post(
+        f"/campaigns/contacts/{ann.id}/email",
+        data={"template_id": str(tid), "subject": ""},
+        follow_redirects=False,
+    )
     assert sent.status_code in (302, 303), sent.text
     run_jobs()
     assert len(sink.to(ann.email)) == 1
     with TestClient(app) as anonymous:
-        assert anonymous.get(f"/campaigns/contacts/{ann.id}/email", follow_redirects=False).status_code in (302, 303)
+        assert anonymous.get(
+            f"/campaigns/contacts/{ann.id}/email", follow_redirects=False
+        ).status_code in (302, 303)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,7 +53,11 @@ def _counts(conn: sa.Connection, where: Any) -> dict[str, int]:
 
 def _conversions(crm: CRM, conn: sa.Connection, where: Any) -> tuple[int, float]:
     days = state(crm).settings.attribution_days
-    window = r.c.sent_at + timedelta(days=days) if conn.dialect.name == "postgresql" else None
+    window = (
+        r.c.sent_at + sa.literal_column(f"interval '{int(days)} days'")
+        if conn.dialect.name == "postgresql"
+        else None
+    )
     cond = [
         a.c.contact_id == r.c.contact_id,
         a.c.type == "purchase",

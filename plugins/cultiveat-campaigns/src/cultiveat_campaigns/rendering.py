@@ -70,11 +70,18 @@ def check_syntax(field: str, source: str) -> None:
 def fields_used(*sources: str) -> set[str]:
     used: set[str] = set()
     for source in sources:
-        try:
-            used |= meta.find_undeclared_variables(HTML_ENV.parse(to_jinja(source)))
-        except TemplateSyntaxError:
-            continue
-    return used & set(MERGE_FIELDS)
+        used |= _fields_of(source)
+    return used
+
+
+@lru_cache(maxsize=512)
+def _fields_of(source: str) -> frozenset[str]:
+    """Merge fields one source uses (cached: a campaign renders the same template many times)."""
+    try:
+        found = meta.find_undeclared_variables(HTML_ENV.parse(to_jinja(source)))
+    except TemplateSyntaxError:
+        return frozenset()
+    return frozenset(found & set(MERGE_FIELDS))
 
 
 @attrs.frozen

@@ -177,14 +177,18 @@ def get(crm: CRM, actor: Actor, sequence_id: int) -> dict[str, Any]:
 
 
 def _insert_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the enrolments that do not exist yet; answers how many were new."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = conn.execute(
-        insert(e).on_conflict_do_nothing(index_elements=["sequence_id", "contact_id"]), rows
+    statement = (
+        insert(e)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["sequence_id", "contact_id"])
+        .returning(e.c.id)
     )
-    return max(result.rowcount or 0, 0)
+    return len(conn.execute(statement).all())
 
 
 def enrol(crm: CRM, actor: Actor, sequence_id: int, contact_ids: list[int]) -> dict[str, Any]:
@@ -211,7 +215,7 @@ def enrol(crm: CRM, actor: Actor, sequence_id: int, contact_ids: list[int]) -> d
             }
             for cid in spec["contact_ids"]
         ]
-        added = _insert_ignore(uow.conn, rows)
+        added = sum(_insert_ignore(uow.conn, rows[i : i + 1000]) for i in range(0, len(rows), 1000))
         uow.audit(
             "campaigns.sequence.enrol", "campaign_sequence", sequence_id, {"contacts": len(rows)}
         )

@@ -11,6 +11,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,17 +32,23 @@ def check_header(name: str, value: str) -> str:
     return value
 
 
-def check_address(field: str, value: str) -> str:
-    check_header(field, value)
-    _, address = parseaddr(value)
+@lru_cache(maxsize=8192)
+def _address_problem(address: str) -> str | None:
+    """Why ``address`` is not a valid address, or None (cached: every message is checked twice)."""
     try:
         validate_email(
             address, check_deliverability=False, globally_deliverable=False, test_environment=True
         )
     except EmailNotValidError as exc:
-        raise ValidationError.field(
-            field, f"{value!r} is not a valid email address: {exc}"
-        ) from None
+        return str(exc)
+    return None
+
+
+def check_address(field: str, value: str) -> str:
+    check_header(field, value)
+    problem = _address_problem(parseaddr(value)[1])
+    if problem is not None:
+        raise ValidationError.field(field, f"{value!r} is not a valid email address: {problem}")
     return value
 
 
