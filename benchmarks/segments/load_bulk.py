@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--server-side", action="store_true",
+                        help="PostgreSQL: let the server generate the rows (load_bulk_pg.sql)")
     args = parser.parse_args(argv)
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     ensure_database(url)
@@ -101,6 +103,24 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     now = datetime.now(UTC)
     started = time.perf_counter()
+    if args.server_side and not sqlite:
+        from pathlib import Path
+
+        script = (Path(__file__).parent / "load_bulk_pg.sql").read_text().replace(":contacts", str(args.contacts))
+        raw = crm.engine.raw_connection()
+        try:
+            for statement in [s for s in script.split(";\n") if s.strip()]:
+                raw.cursor().execute(statement)
+                raw.commit()
+                print(f"{statement.strip().splitlines()[-1][:60]}... {time.perf_counter() - started:.0f}s",
+                      file=sys.stderr, flush=True)
+        finally:
+            raw.close()
+        with crm.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            n = conn.execute(sa.text("SELECT count(*) FROM core_activities")).scalar_one()
+        print(f"done: {args.contacts} contacts, {n} activities in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+        return 0
     tag_ids = {name: i for i, name in enumerate(TAGS, start=1)}
     contacts, links = [], []
     for row, tags in contact_rows(args.contacts, now, sqlite):

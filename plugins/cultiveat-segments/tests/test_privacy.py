@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from cultiveat_segments import tables
-from cultiveat_segments.preferences import set_preferences
 from cultiveat_segments.plugin import service
+from cultiveat_segments.preferences import set_preferences
 
 from .data import SYSTEM
 

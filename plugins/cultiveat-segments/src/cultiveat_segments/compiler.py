@@ -140,6 +140,18 @@ def _tags(node: TagCondition, ctx: CompileContext) -> Any:
     return c.c.id.in_(query)
 
 
+def _per_contact(query: Any, ctx: CompileContext) -> Any:
+    """GROUP BY contact. On SQLite the key is ``contact_id + 0``: grouping by the bare column
+    makes its planner walk the whole (contact_id, occurred_at) index instead of the few rows
+    the (type, occurred_at) index finds, 10x slower at 1M activities."""
+    key = (
+        a.c.contact_id + 0
+        if ctx.dialect == "sqlite" and ctx.restrict_ids is None
+        else a.c.contact_id
+    )
+    return query.with_only_columns(key.label("contact_id")).group_by(key)
+
+
 def _activity_query(types: Sequence[str], within_days: float | None, ctx: CompileContext) -> Any:
     query = sa.select(a.c.contact_id).where(
         a.c.type == types[0] if len(types) == 1 else a.c.type.in_(types)
@@ -153,15 +165,13 @@ def _activity(node: ActivityCondition, ctx: CompileContext) -> Any:
     query = _activity_query(node.types, node.within_days, ctx)
     if node.min_count == 0:
         assert node.max_count is not None
-        return c.c.id.not_in(
-            query.group_by(a.c.contact_id).having(sa.func.count() > node.max_count)
-        )
+        return c.c.id.not_in(_per_contact(query, ctx).having(sa.func.count() > node.max_count))
     if node.min_count == 1 and node.max_count is None:
         return c.c.id.in_(query)
     having = [sa.func.count() >= node.min_count]
     if node.max_count is not None:
         having.append(sa.func.count() <= node.max_count)
-    return c.c.id.in_(query.group_by(a.c.contact_id).having(*having))
+    return c.c.id.in_(_per_contact(query, ctx).having(*having))
 
 
 COMPARE = {
@@ -179,7 +189,7 @@ def purchase_amount() -> Any:
 
 
 def _purchase(node: PurchaseCondition, ctx: CompileContext) -> Any:
-    query = _activity_query(("purchase",), node.within_days, ctx).group_by(a.c.contact_id)
+    query = _per_contact(_activity_query(("purchase",), node.within_days, ctx), ctx)
     if node.metric == "days_since_last_purchase":
         cutoff = _time(ctx.now - timedelta(days=node.value))
         return c.c.id.in_(

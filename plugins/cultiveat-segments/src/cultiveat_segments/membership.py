@@ -142,60 +142,66 @@ TARGET = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     prefixes=["TEMPORARY"],
 )
+CHANGES = sa.Table(
+    "segments_changes",
+    sa.MetaData(),
+    sa.Column("contact_id", sa.Integer, primary_key=True),
+    sa.Column("change", sa.String(10)),
+    prefixes=["TEMPORARY"],
+)
 
 
 def _apply_full_sqlite(
     conn: sa.Connection, seg_id: int, target: Any, reason: str
 ) -> list[tuple[int, str]]:
-    now = utcnow()
-    TARGET.create(conn, checkfirst=True)
-    conn.execute(TARGET.delete())
+    """Evaluate the target once into a temporary table, then apply the difference set-based."""
+    now = sa.literal(utcnow(), UTCDateTime())
+    for table in (TARGET, CHANGES):
+        table.create(conn, checkfirst=True)
+        conn.execute(table.delete())
     conn.execute(TARGET.insert().from_select(["id"], target))
-    entered = list(
-        conn.execute(
-            sa.select(TARGET.c.id).where(
+    conn.execute(
+        CHANGES.insert().from_select(
+            ["contact_id", "change"],
+            sa.select(TARGET.c.id, sa.literal("entered")).where(
                 ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id)
-            )
-        ).scalars()
+            ),
+        )
     )
-    left = list(
-        conn.execute(
-            sa.select(m.c.contact_id).where(
+    conn.execute(
+        CHANGES.insert().from_select(
+            ["contact_id", "change"],
+            sa.select(m.c.contact_id, sa.literal("left")).where(
                 m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id)
-            )
-        ).scalars()
+            ),
+        )
     )
-    if entered:
-        conn.execute(
-            m.insert().from_select(
-                ["segment_id", "contact_id", "added_at"],
-                sa.select(sa.literal(seg_id), TARGET.c.id, sa.literal(now, UTCDateTime())).where(
-                    ~sa.exists().where(m.c.segment_id == seg_id, m.c.contact_id == TARGET.c.id)
-                ),
-            )
+    entered = sa.select(CHANGES.c.contact_id).where(CHANGES.c.change == "entered")
+    conn.execute(
+        m.insert().from_select(
+            ["segment_id", "contact_id", "added_at"],
+            sa.select(sa.literal(seg_id), entered.subquery().c.contact_id, now),
         )
-    if left:
-        conn.execute(
-            m.delete().where(
-                m.c.segment_id == seg_id, ~sa.exists().where(TARGET.c.id == m.c.contact_id)
-            )
+    )
+    conn.execute(
+        m.delete().where(
+            m.c.segment_id == seg_id,
+            m.c.contact_id.in_(sa.select(CHANGES.c.contact_id).where(CHANGES.c.change == "left")),
         )
-    changes = [(cid, "entered") for cid in entered] + [(cid, "left") for cid in left]
-    if changes:
-        conn.execute(
-            h.insert(),
-            [
-                {
-                    "segment_id": seg_id,
-                    "contact_id": cid,
-                    "change": ch,
-                    "reason": reason,
-                    "occurred_at": now,
-                }
-                for cid, ch in changes
-            ],
+    )
+    conn.execute(
+        h.insert().from_select(
+            ["segment_id", "contact_id", "change", "reason", "occurred_at"],
+            sa.select(
+                sa.literal(seg_id), CHANGES.c.contact_id, CHANGES.c.change, sa.literal(reason), now
+            ),
         )
+    )
+    changes = [
+        (r[0], r[1]) for r in conn.execute(sa.select(CHANGES.c.contact_id, CHANGES.c.change))
+    ]
     conn.execute(TARGET.delete())
+    conn.execute(CHANGES.delete())
     return changes
 
 
