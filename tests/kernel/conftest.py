@@ -97,14 +97,18 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory,
             del sys.modules[name]
 
 
-def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60,
+# Generous: shared CI machines can be very loaded; a passing run never waits this long.
+CLI_TIMEOUT = 240.0
+
+
+def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = CLI_TIMEOUT,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, check=False)
 
 
 def run_cli_many(commands: Sequence[Sequence[str]], env: dict[str, str],
-                 timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+                 timeout: float = CLI_TIMEOUT) -> list[subprocess.CompletedProcess[str]]:
     """Run several ``cultiveat`` commands at once (start-up dominates their time)."""
     procs = [subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in commands]

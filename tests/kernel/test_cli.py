@@ -10,7 +10,7 @@ import time
 
 import httpx
 import sqlalchemy as sa
-from conftest import CLI, run_cli, run_cli_many
+from conftest import CLI, CLI_TIMEOUT, run_cli, run_cli_many
 from kernel_plugins import FAILS_AT_IMPORT, GOOD, PRINTS_AT_IMPORT, add_with_table, render
 
 from cultiveat_core import create_crm
@@ -111,13 +111,13 @@ def test_db_upgrade_from_empty_migrates_core_and_plugin_branches(make_crm, plugi
     finally:
         server.terminate()
         try:
-            server.communicate(timeout=10)
+            server.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
 
 
-def _wait_for_health(port, server, timeout=30.0):
+def _wait_for_health(port, server, timeout=CLI_TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -131,7 +131,7 @@ def _wait_for_health(port, server, timeout=30.0):
     raise AssertionError("serve did not answer /health in time")
 
 
-def _wait_for_job(crm, job_id, timeout=15.0):
+def _wait_for_job(crm, job_id, timeout=60.0):
     deadline = time.monotonic() + timeout
     job = crm.jobs.get(job_id)
     while job.status in ("queued", "running") and time.monotonic() < deadline:

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import CLI
+from conftest import CLI, CLI_TIMEOUT
 from kernel_plugins import add_with_table
 
 from cultiveat_core import Actor, create_crm
@@ -57,7 +57,7 @@ def test_jobs_run_once_on_a_real_celery_worker(make_crm, plugin_dir, redis_url, 
         with crm.transaction(SYSTEM) as uow:
             first = crm.jobs.enqueue("kc.write_note", {"text": "one", "path": str(runs)}, uow=uow)
         assert crm.jobs.get(first).status == "queued"
-        wait_for(lambda: crm.jobs.get(first).status == "done", 40, "the first job",
+        wait_for(lambda: crm.jobs.get(first).status == "done", CLI_TIMEOUT, "the first job",
                  worker, log)
         done = crm.jobs.get(first)
         assert done.result == {"text": "one"}
@@ -65,7 +65,7 @@ def test_jobs_run_once_on_a_real_celery_worker(make_crm, plugin_dir, redis_url, 
 
         # 2. the same message delivered again (a redelivery): claimed as finished, not run
         crm.jobs.celery().send_task("kc.write_note", kwargs={"job_id": first}, task_id=first)
-        wait_for(lambda: log.read_text().count(f"[{first}] succeeded") >= 2, 15,
+        wait_for(lambda: log.read_text().count(f"[{first}] succeeded") >= 2, 60,
                  "the duplicate delivery", worker, log)
 
         # 3. committed but never sent (no broker in that process, as after a crash between
@@ -79,12 +79,12 @@ def test_jobs_run_once_on_a_real_celery_worker(make_crm, plugin_dir, redis_url, 
             jobs = sa.table("core_jobs", sa.column("id"), sa.column("dispatched_at"))
             assert conn.execute(sa.select(jobs.c.dispatched_at)
                                 .where(jobs.c.id == second)).scalar() is None
-        wait_for(lambda: crm.jobs.get(second).status == "done", 20, "the relayed job",
+        wait_for(lambda: crm.jobs.get(second).status == "done", 60, "the relayed job",
                  worker, log)
     finally:
         worker.terminate()
         try:
-            worker.wait(15)
+            worker.wait(30)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()

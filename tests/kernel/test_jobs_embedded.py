@@ -221,9 +221,16 @@ def test_periodic_tasks_are_queued_once_per_interval_across_runners(make_crm):
             return conn.execute(sa.select(sa.func.count()).select_from(tables.jobs)
                                 .where(tables.jobs.c.name == "kj.record")).scalar()
 
-    # each periodic task (kj.tick and the core's daily purge) queued once, by one runner or
-    # the other: each schedule is claimed in its own transaction
-    assert sum(len(q) for q in queued) == 2
+    # each periodic task (kj.tick and the core's own) queued once, by one runner or the
+    # other: each schedule is claimed in its own transaction
+    periodic = first.registry.periodic_tasks
+    assert sum(len(q) for q in queued) == len(periodic)
+    with first.connect() as conn:
+        per_task = dict(conn.execute(sa.select(tables.jobs.c.name, sa.func.count())
+                                     .group_by(tables.jobs.c.name)).all())
+    assert sum(per_task.values()) == len(periodic)
+    assert per_task == {name: sum(1 for p in periodic.values() if p.task == name)
+                        for name in {p.task for p in periodic.values()}}
     assert tick_jobs() == 1
     assert enqueue_due(second) == [] and enqueue_due(first) == []  # same interval: nothing
     with first.begin() as conn:  # an hour later
