@@ -138,7 +138,12 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
     conditions: list[Any] = []
     echo: dict[str, Any] = {}
     fields = visible_fields(crm, actor)
-    custom_names = set(crm.contacts.custom_fields.all())
+    # one query for the definitions, only when a custom field is filtered on
+    custom_names = (
+        set(crm.contacts.custom_fields.all())
+        if any(k.startswith("custom.") for k in params)
+        else set()
+    )
     numeric = {
         f"{n}_{edge}": n for n, f in fields.items() if f.type == "number" for edge in ("min", "max")
     }
