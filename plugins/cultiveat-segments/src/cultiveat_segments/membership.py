@@ -67,7 +67,21 @@ def override_flags(conn: sa.Connection, segment_id: int) -> tuple[bool, bool]:
     return "include" in modes, "exclude" in modes
 
 
-def target_query(conn: sa.Connection, seg: catalog.StoredSegment, ctx: CompileContext) -> Any:
+def all_override_flags(conn: sa.Connection) -> dict[int, tuple[bool, bool]]:
+    """(has includes, has excludes) of every segment with overrides, in one query."""
+    flags: dict[int, tuple[bool, bool]] = {}
+    for segment_id, mode in conn.execute(sa.select(o.c.segment_id, o.c.mode).distinct()):
+        inc, exc = flags.get(segment_id, (False, False))
+        flags[segment_id] = (inc or mode == "include", exc or mode == "exclude")
+    return flags
+
+
+def target_query(
+    conn: sa.Connection,
+    seg: catalog.StoredSegment,
+    ctx: CompileContext,
+    flags: tuple[bool, bool] | None = None,
+) -> Any:
     """The compiled SELECT of the segment's contact ids; raises UnavailableCondition."""
     rule: Any = sa.false()
     if seg.kind == "dynamic":
@@ -75,7 +89,8 @@ def target_query(conn: sa.Connection, seg: catalog.StoredSegment, ctx: CompileCo
         if seg.unavailable_reason is not None:
             raise UnavailableCondition(seg.unavailable_reason)
         rule = compile_node(seg.analysis.node, ctx)
-    return segment_target(seg.id, seg.kind, rule, override_flags(conn, seg.id), ctx)
+    flags = override_flags(conn, seg.id) if flags is None else flags
+    return segment_target(seg.id, seg.kind, rule, flags, ctx)
 
 
 def _emit(
@@ -307,21 +322,21 @@ def reevaluate(
         ctx = context(crm, conn, ids)
         segments = catalog.dependency_order(catalog.load(crm, conn, segment_ids))
         now = ctx.now
+        flags = all_override_flags(conn)
+        current: dict[int, set[int]] = {}
+        for segment_id, contact_id in conn.execute(
+            sa.select(m.c.segment_id, m.c.contact_id).where(m.c.contact_id.in_(ids))
+        ):
+            current.setdefault(segment_id, set()).add(contact_id)
         for seg in segments:
             if segment_ids is None and seg.kind != "dynamic":
                 continue  # static lists change by hand, ML segments with their model
             try:
-                target = target_query(conn, seg, ctx)
+                target = target_query(conn, seg, ctx, flags.get(seg.id, (False, False)))
             except UnavailableCondition:
                 continue
             new = set(conn.execute(target).scalars())
-            old = set(
-                conn.execute(
-                    sa.select(m.c.contact_id).where(
-                        m.c.segment_id == seg.id, m.c.contact_id.in_(ids)
-                    )
-                ).scalars()
-            )
+            old = current.get(seg.id, set())
             entered, left = sorted(new - old), sorted(old - new)
             if not entered and not left:
                 continue
