@@ -8,7 +8,15 @@ from typing import Any
 from litestar.static_files import create_static_files_router
 
 from cultiveat_core import hookimpl
-from cultiveat_web.pages import admin, contact_detail, contact_form, contacts, dashboard, session
+from cultiveat_web.pages import (
+    admin,
+    contact_detail,
+    contact_form,
+    contacts,
+    dashboard,
+    imports,
+    session,
+)
 from cultiveat_web.tabs import web_contributions
 
 HERE = Path(__file__).parent
@@ -36,6 +44,7 @@ def register_routes() -> list[Any]:
         *contacts.ROUTES,
         *contact_form.ROUTES,
         *contact_detail.ROUTES,
+        *imports.ROUTES,
         *admin.ROUTES,
     ]
 

@@ -54,6 +54,11 @@ class PageRequest:
 PageFunction = Callable[..., Response[Any]]
 
 
+def crm_of(request: Any) -> CRM:
+    """The app's CRM (``create_app`` keeps it in ``app.state``)."""
+    return request.app.state.crm  # type: ignore[no-any-return]
+
+
 def login_redirect(request: Any) -> Redirect:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -103,7 +108,8 @@ def page_route(
     """Declare a page; path parameters are passed to the function as keyword arguments."""
 
     def wrap(fn: PageFunction) -> Any:
-        async def handler(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
+        async def handler(request: Request[Any, Any, Any]) -> Response[Any]:
+            crm = crm_of(request)
             form = FormMultiDict()
             if request.method != "GET":
                 form = await request.form()

@@ -69,8 +69,8 @@ def row_actions(req: PageRequest) -> list[Any]:
 @page_route("/contacts")
 def contacts_list(req: PageRequest) -> Response[Any]:
     fields = contact_list.visible_fields(req.crm, req.actor)
-    numeric = [f.name for f in fields if f.type == "number"]
-    query, errors = contact_list.parse_query(req.request.query_params, numeric)
+    numeric = [f for f in fields if f.type == "number"]
+    query, errors = contact_list.parse_query(req.request.query_params, [f.name for f in numeric])
     result = contact_list.run_query(req.crm, req.actor, query)
     ids = [c.id for c in result.contacts]
     now = datetime.now(UTC)

@@ -24,7 +24,7 @@ from cultiveat_core.errors import AuthenticationFailed, ValidationError
 from cultiveat_core.services.sessions import SESSION_COOKIE
 from cultiveat_core.web.csrf import issue_login_token, verify_login_token
 from cultiveat_web.rendering import page
-from cultiveat_web.routing import PageRequest, page_route, redirect
+from cultiveat_web.routing import PageRequest, crm_of, page_route, redirect
 from cultiveat_web.viewer import THEME_COOKIE, THEMES, resolve_viewer
 
 
@@ -248,28 +248,28 @@ async def _in_thread(fn: Any, *args: Any) -> Response[Any]:
 
 
 @get("/login", include_in_schema=False, name="web.login")
-async def login_form(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
-    return await _in_thread(_show_login, crm, request)
+async def login_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_show_login, crm_of(request), request)
 
 
 @post("/login", include_in_schema=False, name="web.login_submit", status_code=303)
-async def login_submit(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
-    return await _in_thread(_do_login, crm, request, await request.form())
+async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_do_login, crm_of(request), request, await request.form())
 
 
 @get("/login/mfa", include_in_schema=False, name="web.mfa")
-async def mfa_form(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
-    return await _in_thread(_show_mfa, crm, request)
+async def mfa_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_show_mfa, crm_of(request), request)
 
 
 @post("/login/mfa", include_in_schema=False, name="web.mfa_submit", status_code=303)
-async def mfa_submit(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
-    return await _in_thread(_do_mfa, crm, request, await request.form())
+async def mfa_submit(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_do_mfa, crm_of(request), request, await request.form())
 
 
 @post("/logout", include_in_schema=False, name="web.logout", status_code=303)
-async def logout(request: Request[Any, Any, Any], crm: CRM) -> Response[Any]:
-    return await _in_thread(_logout, crm, request, await request.form())
+async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_logout, crm_of(request), request, await request.form())
 
 
 @page_route("/preferences/theme", methods=("POST",))

@@ -181,8 +181,10 @@
   if (filterForm && bulkForm) {
     var timer = null;
     var refreshList = function () {
-      var params = new URLSearchParams(new FormData(filterForm));
-      params.delete("company_q");
+      var params = new URLSearchParams();
+      new FormData(filterForm).forEach(function (value, key) {
+        if (key !== "company_q" && String(value).trim() !== "") { params.append(key, value); }
+      });
       var url = filterForm.action + "?" + params.toString();
       fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");

@@ -1,0 +1,352 @@
+"""Server-side behaviour of the pages: list filters, forms, detail tabs, layout, plugin slots."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import cultiveat_web.plugin
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+
+from cultiveat_core import hookimpl
+from cultiveat_core.db import tables
+from cultiveat_core.domain import (
+    Actor,
+    BulkAction,
+    ContactPanel,
+    ContactTab,
+    DashboardWidget,
+    ListColumn,
+    Permission,
+)
+
+from .conftest import csrf_of, log_in, make_user
+
+SYSTEM = Actor.system("tests")
+
+
+def add(crm, first, last, **extra):
+    return crm.contacts.create(
+        SYSTEM,
+        {
+            "first_name": first,
+            "last_name": last,
+            "email": f"{first}.{last}@example.com".lower(),
+            **extra,
+        },
+    )
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r'class="contact-name">([^<]+)<', html)
+
+
+def test_search_matches_name_company_position_and_tags(browser_for, crm):
+    add(crm, "Grace", "Hopper", company="Navy Labs", position="Admiral", tags=["Pioneer"])
+    add(crm, "Alan", "Turing", company="Bletchley", position="Cryptanalyst")
+    client = browser_for("sales")
+    for term in ("hopper", "navy", "admiral", "pioneer"):
+        assert rows(client.get(f"/contacts?q={term}").text) == ["Grace Hopper"], term
+    assert rows(client.get("/contacts?q=bletchley+cryptanalyst").text) == ["Alan Turing"]
+
+
+def test_filters_combine_and_bad_values_are_explained(browser_for, crm):
+    add(
+        crm, "Grace", "Hopper", stage="Qualified", type="Partner", channel="Webinar", company="Navy"
+    )
+    add(
+        crm,
+        "Alan",
+        "Turing",
+        stage="Hot Lead",
+        type="Prospect",
+        channel="Event",
+        company="Bletchley",
+    )
+    client = browser_for("sales")
+    assert rows(client.get("/contacts?stage=Qualified&stage=Hot+Lead").text) == [
+        "Alan Turing",
+        "Grace Hopper",
+    ]
+    assert rows(client.get("/contacts?stage=Hot+Lead&channel=Webinar").text) == []
+    assert rows(client.get("/contacts?company=navy&type=Partner").text) == ["Grace Hopper"]
+    today = datetime.now(UTC).date()
+    assert len(rows(client.get(f"/contacts?created_from={today}&created_to={today}").text)) == 2
+    bad = client.get("/contacts?created_from=yesterday")
+    assert (
+        bad.status_code == 200
+        and "created_from: &#39;yesterday&#39; is not a date; use YYYY-MM-DD" in bad.text
+    )
+
+
+def test_rows_without_activity_for_30_days_are_marked_stale(browser_for, crm):
+    old = add(crm, "Old", "Friend")
+    add(crm, "New", "Friend")
+    with crm.engine.begin() as conn:
+        conn.execute(
+            tables.contacts.update()
+            .where(tables.contacts.c.id == old.id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=40))
+        )
+    client = browser_for("sales")
+    html = client.get("/contacts").text
+    stale_rows = re.findall(r'<tr class="stale" data-contact-id="(\d+)"', html)
+    assert stale_rows == [str(old.id)]
+    assert rows(client.get("/contacts?stale=1").text) == ["Old Friend"]
+
+
+def test_fifty_contacts_per_page_with_tag_overflow(browser_for, crm):
+    crm.contacts.create_many(
+        SYSTEM,
+        [
+            {
+                "first_name": "P",
+                "last_name": f"N{i:03d}",
+                "email": f"p{i}@example.com",
+                "tags": ["a", "b", "c", "d"],
+            }
+            for i in range(55)
+        ],
+    )
+    client = browser_for("sales")
+    first = client.get("/contacts").text
+    assert len(rows(first)) == 50 and "page 1 of 2" in first
+    assert first.count('aria-label="2 more tags"') == 50
+    second = client.get("/contacts?page=2").text
+    assert len(rows(second)) == 5
+
+
+def test_add_contact_shows_errors_next_to_fields_and_saves_nothing(browser_for, crm):
+    client = browser_for("marketing")
+    page = client.get("/contacts/new")
+    response = client.post(
+        "/contacts/new",
+        data={
+            "_csrf": csrf_of(page.text),
+            "first_name": "Grace",
+            "last_name": "",
+            "email": "nope",
+            "action": "save",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.text and 'id="last_name-error"' in response.text
+    assert 'aria-describedby="email-error"' in response.text
+    with crm.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.contacts)).scalar() == 0
+    preview = client.post(
+        "/contacts/new",
+        data={
+            "_csrf": csrf_of(page.text),
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": "g@example.com",
+            "position": "Admiral",
+            "company": "Navy",
+            "action": "preview",
+        },
+    )
+    assert (
+        preview.status_code == 200 and "Admiral at Navy" in preview.text and ">GH<" in preview.text
+    )
+    saved = client.post(
+        "/contacts/new",
+        data={
+            "_csrf": csrf_of(page.text),
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": "g@example.com",
+            "tags": "A, B",
+            "action": "save",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    contact_id = int(saved.headers["location"].rsplit("/", 1)[1])
+    assert set(crm.contacts.get(SYSTEM, contact_id).tags) >= {"A", "B"}
+
+
+def test_duplicate_email_is_reported_on_the_email_field(browser_for, crm):
+    add(crm, "Grace", "Hopper")
+    client = browser_for("marketing")
+    page = client.get("/contacts/new")
+    response = client.post(
+        "/contacts/new",
+        data={
+            "_csrf": csrf_of(page.text),
+            "first_name": "G",
+            "last_name": "H",
+            "email": "grace.hopper@example.com",
+        },
+    )
+    assert (
+        response.status_code == 409
+        and 'id="email-error"' in response.text
+        and "already exists" in response.text
+    )
+
+
+def test_detail_logs_notes_and_calls_through_the_activity_service(browser_for, crm):
+    contact = add(crm, "Grace", "Hopper", stage="Hot Lead")
+    client = browser_for("sales")
+    page = client.get(f"/contacts/{contact.id}")
+    assert (
+        'class="hot-lead"' in page.text and "Back to Contacts" in page.text and ">GH<" in page.text
+    )
+    token = csrf_of(page.text)
+    too_long = client.post(
+        f"/contacts/{contact.id}/notes", data={"_csrf": token, "text": "x" * 2001}
+    )
+    assert too_long.status_code == 422 and "at most 2000 characters" in too_long.text
+    client.post(
+        f"/contacts/{contact.id}/notes",
+        data={"_csrf": token, "text": "Likes demos", "note_type": "Sales"},
+    )
+    notes = client.get(f"/contacts/{contact.id}?tab=notes").text
+    assert "Likes demos" in notes and "Sales Note" in notes
+    bad_call = client.post(f"/contacts/{contact.id}/call", data={"_csrf": token, "purpose": "Chat"})
+    assert bad_call.status_code == 422 and "is not one of" in bad_call.text
+    client.post(
+        f"/contacts/{contact.id}/call",
+        data={"_csrf": token, "purpose": "Discovery", "status": "Busy"},
+    )
+    calls = crm.activities.timeline(SYSTEM, contact.id, types=["call"])
+    assert [(c.data["purpose"], c.data["status"]) for c in calls] == [("Discovery", "Busy")]
+
+
+def test_bulk_tag_and_stage_change_selected_contacts_only(browser_for, crm):
+    a, b, c = add(crm, "A", "One"), add(crm, "B", "Two"), add(crm, "C", "Three")
+    client = browser_for("marketing")
+    token = csrf_of(client.get("/contacts").text)
+    client.post(
+        "/contacts/bulk",
+        data={"_csrf": token, "bulk": "tag", "tag": "Shortlist", "contact_ids": [a.id, b.id]},
+    )
+    client.post(
+        "/contacts/bulk",
+        data={"_csrf": token, "bulk": "stage", "stage": "Customer", "contact_ids": [b.id]},
+    )
+    assert (
+        "Shortlist" in crm.contacts.get(SYSTEM, a.id).tags
+        and "Shortlist" not in crm.contacts.get(SYSTEM, c.id).tags
+    )
+    assert (
+        crm.contacts.get(SYSTEM, b.id).stage == "Customer"
+        and crm.contacts.get(SYSTEM, a.id).stage != "Customer"
+    )
+
+
+def test_export_escapes_formula_cells(browser_for, crm):
+    crm.contacts.create(
+        SYSTEM,
+        {
+            "first_name": "=HYPERLINK(1)",
+            "last_name": "Evil",
+            "email": "evil@example.com",
+            "company": "+cmd",
+        },
+    )
+    client = browser_for("marketing")
+    text = client.get("/contacts/export").text
+    assert "'=HYPERLINK(1)" in text and "'+cmd" in text
+
+
+def test_dashboard_arrangement_is_remembered_per_user(crm, browser_for):
+    first, second = browser_for("admin"), browser_for("admin")
+    page = first.get("/")
+    order = re.findall(r'data-widget="([^"]+)"', page.text)
+    assert order[:3] == ["kpis", "hot_leads", "recent_activity"]
+    first.post(
+        "/dashboard/layout",
+        data={"_csrf": csrf_of(page.text), "widget": "recent_activity", "move": "up"},
+    )
+    assert re.findall(r'data-widget="([^"]+)"', first.get("/").text)[:3] == [
+        "kpis",
+        "recent_activity",
+        "hot_leads",
+    ]
+    assert re.findall(r'data-widget="([^"]+)"', second.get("/").text)[:3] == order[:3]
+    bad = first.post("/dashboard/layout", data={"_csrf": csrf_of(page.text), "widgets": '["nope"]'})
+    assert bad.status_code == 422
+
+
+class ExamplePlugin:
+    """Contributes to every UI slot; one renderer fails, one needs a permission nobody has."""
+
+    @hookimpl
+    def register_permissions(self):
+        return [Permission("example.secret", "Secret things", ())]
+
+    @hookimpl
+    def register_ui(self):
+        def boom(**_):
+            raise RuntimeError("broken")
+
+        return [
+            ContactTab(
+                name="campaign",
+                label="Campaigns",
+                order=10,
+                render=lambda **kw: "<p>campaign tab</p>",
+            ),
+            ContactTab(name="ai", label="AI", order=70, render=boom),
+            ContactTab(
+                name="secret",
+                label="Secret",
+                order=75,
+                permission="example.secret",
+                render=lambda **kw: "secret",
+            ),
+            ContactPanel(
+                name="hot",
+                label="Hot lead alert",
+                render=lambda contact, **kw: (
+                    "<p>HOT LEAD ALERT</p>" if contact.stage == "Hot Lead" else ""
+                ),
+            ),
+            DashboardWidget(
+                name="pipeline", label="Pipeline", render=lambda **kw: "<p>pipeline widget</p>"
+            ),
+            ListColumn(
+                name="score",
+                label="Score",
+                value=lambda crm, contact_ids: {i: f"<b>{i}</b>" for i in contact_ids},
+            ),
+            BulkAction(
+                name="add_to_campaign", label="Add to campaign", href="/api/example/campaign"
+            ),
+        ]
+
+
+@pytest.fixture
+def plugged_app(make_crm):
+    from cultiveat_core.web import create_app
+
+    crm = make_crm(plugins=[cultiveat_web.plugin, ExamplePlugin()], cookie_secure=False)
+    return crm, create_app(crm, run_jobs=False)
+
+
+def test_plugin_contributions_render_in_their_slots_and_order(plugged_app):
+    crm, app = plugged_app
+    contact = add(crm, "Grace", "Hopper", stage="Hot Lead")
+    with TestClient(app) as client:
+        log_in(client, crm, make_user(crm, "sales"))
+        detail = client.get(f"/contacts/{contact.id}").text
+        tabs = re.findall(r'data-tab="([^"]+)"', detail)
+        assert tabs == ["campaign", "activity", "notes", "ai"]
+        assert (
+            "campaign tab" in detail
+            and "AI is unavailable right now" in detail
+            and "HOT LEAD ALERT" in detail
+        )
+        listing = client.get("/contacts").text
+        assert f"<b>{contact.id}</b>" in listing and 'formaction="/api/example/campaign"' in listing
+        assert "pipeline widget" in client.get("/").text
+
+
+def test_tabs_of_a_missing_plugin_are_simply_absent(browser_for, crm):
+    contact = add(crm, "Grace", "Hopper")
+    detail = browser_for("sales").get(f"/contacts/{contact.id}").text
+    assert re.findall(r'data-tab="([^"]+)"', detail) == ["activity", "notes"]
