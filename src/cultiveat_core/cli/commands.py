@@ -37,6 +37,7 @@ def serve(host: str, port: int, workers: int, demo: bool, open_browser: bool) ->
     if demo:
         crm.upgrade_database()
         _load_demo_if_empty(crm)
+        _demo_admin(crm)
     require_migrated(crm)
     if open_browser:
         import threading
@@ -52,6 +53,26 @@ def serve(host: str, port: int, workers: int, demo: bool, open_browser: bool) ->
     from cultiveat_core.web import create_app
 
     uvicorn.run(create_app(crm), host=host, port=port, log_level="info")
+
+
+DEMO_ADMIN = "admin@cultiveat.example"
+
+
+def _demo_admin(crm: Any) -> None:
+    """The demo's admin account, with a fresh random password printed at every start."""
+    import secrets
+
+    from cultiveat_core.errors import NotFound
+
+    password = secrets.token_urlsafe(12)
+    actor = cli_actor()
+    try:
+        user = crm.users.get_by_email(DEMO_ADMIN)
+        crm.auth.set_password(actor, user.id, password)
+    except NotFound:
+        crm.users.create(actor, DEMO_ADMIN, "admin", name="Demo admin", password=password)
+    click.echo(f"sign in as {DEMO_ADMIN} with the one-time password {password} "
+               "(set up two-step verification at the first sign-in)", err=True)
 
 
 def _load_demo_if_empty(crm: Any) -> None:
