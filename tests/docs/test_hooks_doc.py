@@ -175,3 +175,13 @@ def test_the_checker_catches_a_missing_hook_and_a_wrong_kind() -> None:
     assert check_hook("actor_from_request", CORE_SPECS["actor_from_request"], text, "x") == [
         "actor_from_request: is firstresult, its section in x should say so"
     ]
+
+
+def test_every_python_block_of_the_page_is_valid_python(hooks_doc: str) -> None:
+    broken = []
+    for block in python_blocks(hooks_doc):
+        try:
+            ast.parse(block)
+        except SyntaxError as exc:
+            broken.append(f"line {exc.lineno} of:\n{block}")
+    assert broken == [], "\n\n".join(broken)
