@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             "CREATE TABLE scoring_bench_reference (contact_id INTEGER PRIMARY KEY, score INTEGER)"
         )
     statement = reference_sql(dialect, now)
+    if dialect == "postgresql":
+        statement = statement.replace("%", "%%")  # psycopg reads a lone % as a placeholder
 
     def reference() -> None:
         with crm.begin() as conn:
