@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cultiveat_core.cli.context import get_crm, require_migrated, run_service
+from cultiveat_core.cli.context import cli_actor, get_crm, require_migrated, run_service
 
 CORE_COMMANDS: list[click.Command] = []
 
