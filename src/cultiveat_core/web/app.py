@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Litestar, Request, Router
 from litestar.di import Provide
@@ -68,7 +68,11 @@ def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litest
             "crm": Provide(lambda: crm, use_cache=True, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(CSRFMiddleware, crm=crm), DefineMiddleware(ActorMiddleware, crm=crm)],
+        middleware=[
+            # CSRFMiddleware is a plain ASGI class; Litestar's type wants a factory callable.
+            DefineMiddleware(cast(Any, CSRFMiddleware), crm=crm),
+            DefineMiddleware(ActorMiddleware, crm=crm),
+        ],
         after_exception=[denial_auditor(crm)],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
