@@ -86,6 +86,22 @@ def add_tags(
         for contact_id, names in names_by_contact.items()
         for key in dict.fromkeys(n.lower() for n in names)
     ]
+    if conn.dialect.name == "postgresql" and len(rows) > 50:
+        # one statement over arrays instead of one parameter set per row (imports)
+        conn.execute(
+            sa.text(
+                "INSERT INTO core_contact_tags (contact_id, tag_id, source, created_at) "
+                "SELECT c, t, :source, :now FROM unnest(CAST(:contacts AS integer[]), "
+                "CAST(:tags AS integer[])) AS u(c, t) ON CONFLICT DO NOTHING"
+            ),
+            {
+                "source": source,
+                "now": now,
+                "contacts": [r["contact_id"] for r in rows],
+                "tags": [r["tag_id"] for r in rows],
+            },
+        )
+        return
     insert_missing(conn, ct, rows)
 
 
