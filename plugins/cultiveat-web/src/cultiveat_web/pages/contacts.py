@@ -17,6 +17,7 @@ from litestar import Response
 from markupsafe import Markup
 
 from cultiveat_core.errors import ValidationError
+from cultiveat_core.services.bulk import bulk_action
 from cultiveat_web import contact_list, formatting, kpis
 from cultiveat_web.routing import PageRequest, page_route, redirect
 
@@ -112,7 +113,8 @@ def _selected(req: PageRequest) -> list[int]:
 
 @page_route("/contacts/bulk", methods=("POST",))
 def bulk_update(req: PageRequest) -> Response[Any]:
-    """Add a tag to, or change the stage of, the selected contacts (through the services)."""
+    """Tag, or change the stage of, the selected contacts: the core's bulk service (one
+    transaction, set-based, ownership checked for all of them)."""
     ids = _selected(req)
     back = "/contacts?" + req.param("back_query")
     if not ids:
@@ -122,32 +124,17 @@ def bulk_update(req: PageRequest) -> Response[Any]:
         tag = req.param("tag").strip()
         if not tag:
             return redirect(back, "Type the tag to add, then choose Add tag.")
-        changed = _add_tag(req, ids, tag)
-        return redirect(back, f"Tag “{tag}” added to {changed} contact(s).")
+        result = bulk_action(req.crm, req.actor, {"action": "add_tags", "ids": ids, "tags": [tag]})
+        return redirect(back, f"Tag “{tag}” added to {result['count']} contact(s).")
     if action == "stage":
         stage = req.param("stage").strip()
         if not stage:
             return redirect(back, "Choose the new stage, then choose Change stage.")
-        with req.crm.transaction(req.actor) as uow:
-            for contact in req.crm.contacts.load(uow.conn, ids):
-                req.crm.contacts.update(req.actor, contact.id, {"stage": stage}, uow=uow)
-        return redirect(back, f"Stage set to “{stage}” for {len(ids)} contact(s).")
+        result = bulk_action(
+            req.crm, req.actor, {"action": "set_stage", "ids": ids, "value": stage}
+        )
+        return redirect(back, f"Stage set to “{stage}” for {result['count']} contact(s).")
     return redirect(back, f"Unknown bulk action {action!r}.")
-
-
-def _add_tag(req: PageRequest, ids: list[int], tag: str) -> int:
-    """One transaction for the whole selection (at most a page): all tagged or none."""
-    service = req.crm.contacts
-    if hasattr(service, "add_tags"):
-        service.add_tags(req.actor, ids, [tag])
-        return len(ids)
-    changed = 0
-    with req.crm.transaction(req.actor) as uow:
-        for contact in service.load(uow.conn, ids):
-            if tag.lower() not in {t.lower() for t in contact.tags}:
-                service.update(req.actor, contact.id, {"tags": [*contact.tags, tag]}, uow=uow)
-                changed += 1
-    return changed
 
 
 def safe_cell(value: Any) -> str:
