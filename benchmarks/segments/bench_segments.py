@@ -142,10 +142,14 @@ def varied_definitions(count: int) -> list[dict[str, Any]]:
     return made
 
 
-def timed(fn: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
+def timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` runs (the machine is shared and noisy) and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     with crm.engine.connect() as conn:
         ref_select, ref_rows = timed(
-            lambda: conn.execute(sa.text(hand_written(dialect)), {"since": since_param}).fetchall()
+            lambda: conn.execute(sa.text(hand_written(dialect)), {"since": since_param}).fetchall(),
+            3,
         )
         ref_count, _ = timed(
             lambda: conn.execute(
                 sa.text(f"SELECT count(*) FROM ({hand_written(dialect)}) x"), {"since": since_param}
-            ).scalar_one()
+            ).scalar_one(),
+            3,
         )
     with crm.begin() as conn:
         conn.exec_driver_sql("CREATE TEMP TABLE bench_members (id integer primary key)")
@@ -211,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
     seg = svc.create(ACTOR, {"name": "bench: 3 conditions", "definition": THREE}, refresh=False)
     first, (result,) = timed(lambda: membership.refresh(crm, [seg["id"]]))
-    steady, _ = timed(lambda: membership.refresh(crm, [seg["id"]]))
-    preview, body = timed(lambda: svc.preview(ACTOR, THREE, 50))
+    steady, _ = timed(lambda: membership.refresh(crm, [seg["id"]]), 3)
+    preview, body = timed(lambda: svc.preview(ACTOR, THREE, 50), 3)
     assert result.size == len(ref_rows) == body["count"], (
         result.size,
         len(ref_rows),

@@ -95,6 +95,23 @@ def load(crm: CRM, conn: sa.Connection, ids: Iterable[int] | None = None) -> lis
     return found
 
 
+def load_cached(crm: CRM, conn: sa.Connection) -> list[StoredSegment]:
+    """``load`` for the event path: re-analysed only when a segment or custom field changed."""
+    stamp = (
+        tuple(
+            conn.execute(
+                sa.select(sa.func.count(), sa.func.max(s.c.id), sa.func.max(s.c.updated_at))
+            ).one()
+        ),
+        tuple(sorted(custom_types(crm, conn).items())),
+    )
+    cached = crm.extensions.get("segments.catalog")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load(crm, conn))
+        crm.extensions["segments.catalog"] = cached
+    return list(cached[1])
+
+
 def dependency_order(segments: list[StoredSegment]) -> list[StoredSegment]:
     """Segments used by others first, so "member of segment B" reads B's fresh members."""
     by_id = {seg.id: seg for seg in segments}

@@ -10,6 +10,7 @@ the ids that entered and left.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -290,6 +291,38 @@ def refresh(
     return results
 
 
+QUERY_CACHE = "segments.event_queries"
+
+
+def cached_target(
+    crm: CRM, conn: sa.Connection, seg: catalog.StoredSegment, flags: tuple[bool, bool]
+) -> tuple[Any, CompileContext]:
+    """The segment's target query with the contact ids and relative times as parameters,
+    built once per definition: building SQLAlchemy expressions costs more than running them
+    for a handful of contacts."""
+    cache: dict[Any, tuple[Any, CompileContext]] = crm.extensions.setdefault(QUERY_CACHE, {})
+    key = (
+        seg.id,
+        seg.kind,
+        json.dumps(seg.definition, sort_keys=True),
+        flags,
+        conn.dialect.name,
+        tuple(sorted(crm.registry.contact_fields)),
+    )
+    if key not in cache:
+        ctx = CompileContext(
+            dialect=conn.dialect.name,
+            now=utcnow(),
+            contact_fields=dict(crm.registry.contact_fields),
+            restrict_param=True,
+        )
+        query = target_query(conn, seg, ctx, flags)
+        if len(cache) > 1000:
+            cache.clear()
+        cache[key] = (query, ctx)
+    return cache[key]
+
+
 def with_dependents(segments: list[catalog.StoredSegment], ids: set[int]) -> set[int]:
     """``ids`` plus every segment that uses one of them ("member of segment"), transitively."""
     found = set(ids)
@@ -320,7 +353,11 @@ def reevaluate(
     with crm.transaction(actor or Actor.system("segments events")) as uow:
         conn = uow.conn
         ctx = context(crm, conn, ids)
-        segments = catalog.dependency_order(catalog.load(crm, conn, segment_ids))
+        stored = catalog.load_cached(crm, conn)
+        if segment_ids is not None:
+            wanted = set(segment_ids)
+            stored = [seg for seg in stored if seg.id in wanted]
+        segments = catalog.dependency_order(stored)
         now = ctx.now
         flags = all_override_flags(conn)
         current: dict[int, set[int]] = {}
@@ -332,10 +369,10 @@ def reevaluate(
             if segment_ids is None and seg.kind != "dynamic":
                 continue  # static lists change by hand, ML segments with their model
             try:
-                target = target_query(conn, seg, ctx, flags.get(seg.id, (False, False)))
+                target, compiled = cached_target(crm, conn, seg, flags.get(seg.id, (False, False)))
             except UnavailableCondition:
                 continue
-            new = set(conn.execute(target).scalars())
+            new = set(conn.execute(target, compiled.params(ids, now)).scalars())
             old = current.get(seg.id, set())
             entered, left = sorted(new - old), sorted(old - new)
             if not entered and not left:

@@ -262,7 +262,7 @@ def _date_ops() -> list[SegmentOperator]:
             label="in the last N days",
             types=("date",),
             value="days",
-            sql=lambda e, v, ctx: e >= _time(_days_ago(ctx.now, v)),
+            sql=lambda e, v, ctx: e >= ctx.ago(timedelta(days=float(v))),
             python=lambda x, v, now: x >= _days_ago(now, v),
         ),
         SegmentOperator(
@@ -270,7 +270,7 @@ def _date_ops() -> list[SegmentOperator]:
             label="more than N days ago",
             types=("date",),
             value="days",
-            sql=lambda e, v, ctx: e < _time(_days_ago(ctx.now, v)),
+            sql=lambda e, v, ctx: e < ctx.ago(timedelta(days=float(v))),
             python=lambda x, v, now: x < _days_ago(now, v),
         ),
     ]
