@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor, Contact
 from cultiveat_core.errors import FieldError
+from cultiveat_core.services.search import search_condition
 
 if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
@@ -131,21 +132,8 @@ def _in_ci(column: Any, values: Sequence[str]) -> Any:
 def conditions(crm: CRM, query: ListQuery, fields: Mapping[str, Any], now: datetime) -> list[Any]:
     where: list[Any] = []
     if query.q:
-        for term in query.q.split()[:8]:
-            pattern = f"%{term.lower()}%"
-            tag_match = sa.exists().where(
-                ct.c.contact_id == c.c.id, ct.c.tag_id == t.c.id, t.c.name_key.like(pattern)
-            )
-            where.append(
-                sa.or_(
-                    sa.func.lower(c.c.first_name).like(pattern),
-                    sa.func.lower(c.c.last_name).like(pattern),
-                    sa.func.lower(c.c.email).like(pattern),
-                    sa.func.lower(c.c.company).like(pattern),
-                    sa.func.lower(c.c.position).like(pattern),
-                    tag_match,
-                )
-            )
+        # the core's search document (trigram-indexed on both databases), as the API searches
+        where.append(search_condition(crm.engine.dialect.name, query.q))
     for name in ("stage", "company", "type", "channel"):
         values = getattr(query, name)
         if values:

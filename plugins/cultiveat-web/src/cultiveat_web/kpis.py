@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor
+from cultiveat_core.services.kpis import contact_kpis
 from cultiveat_web.formatting import month_start
 
 if TYPE_CHECKING:
@@ -40,71 +41,38 @@ class Card:
         return "down" if self.this_month < self.last_month else "flat"
 
 
-def contact_cards(crm: CRM, actor: Actor, now: datetime | None = None) -> list[Card]:
-    """Total contacts, hot leads and companies, each with this month's and last month's new ones."""
-    crm.permissions.require(actor, "contacts.read")
-    now = now or datetime.now(UTC)
-    this_start, last_start = month_start(now), month_start(now, 1)
-    in_this = c.c.created_at >= this_start
-    in_last = sa.and_(c.c.created_at >= last_start, c.c.created_at < this_start)
-    hot = sa.func.lower(c.c.stage) == HOT_STAGE
-
-    def count_if(condition: Any) -> Any:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
-    with crm.engine.connect() as conn:
-        row = (
-            conn.execute(
-                sa.select(
-                    sa.func.count().label("total"),
-                    count_if(in_this).label("total_this"),
-                    count_if(in_last).label("total_last"),
-                    count_if(hot).label("hot"),
-                    count_if(sa.and_(hot, in_this)).label("hot_this"),
-                    count_if(sa.and_(hot, in_last)).label("hot_last"),
-                ).select_from(c)
-            )
-            .mappings()
-            .one()
-        )
-        companies = conn.execute(sa.select(sa.func.count(sa.distinct(c.c.company_id)))).scalar_one()
-    return [
+def contact_cards(crm: CRM, actor: Actor) -> list[Card]:
+    """Seed 003's cards (total with this month / last month, hot leads, companies) and every
+    plugin ``Kpi`` the actor may see, from the core's KPI service (kept counters, not scans)."""
+    figures = contact_kpis(crm, actor)
+    total = figures.pop("total_contacts", {}) or {}
+    cards = [
         Card(
             "contacts",
             "Total contacts",
-            int(row["total"]),
-            int(row["total_this"]),
-            int(row["total_last"]),
+            total.get("all"),
+            total.get("this_month"),
+            total.get("last_month"),
         ),
-        Card("hot_leads", "Hot leads", int(row["hot"]), int(row["hot_this"]), int(row["hot_last"])),
-        Card("companies", "Companies", int(companies)),
+        Card("hot_leads", "Hot leads", figures.pop("hot_leads", None)),
+        Card("companies", "Companies", figures.pop("companies", None)),
     ]
-
-
-def plugin_cards(crm: CRM, actor: Actor) -> list[Card]:
-    """Every registered ``Kpi`` the actor may see; one that fails is left out (and logged)."""
-    cards = []
-    with crm.engine.connect() as conn:
-        for kpi in crm.registry.kpis:
-            if kpi.permission is not None and not actor.can(kpi.permission):
-                continue
-            try:
-                value = kpi.compute(crm=crm, conn=conn, actor=actor)
-            except Exception:
-                log.exception("KPI %s failed", kpi.name)
-                continue
-            if isinstance(value, dict):
-                cards.append(
-                    Card(
-                        kpi.name,
-                        kpi.label,
-                        value.get("value"),
-                        value.get("this_month"),
-                        value.get("last_month"),
-                    )
+    labels = {k.name: k.label for k in crm.registry.kpis}
+    for name, value in figures.items():
+        if name not in labels:
+            continue
+        if isinstance(value, dict):
+            cards.append(
+                Card(
+                    name,
+                    labels[name],
+                    value.get("value"),
+                    value.get("this_month"),
+                    value.get("last_month"),
                 )
-            else:
-                cards.append(Card(kpi.name, kpi.label, value))
+            )
+        else:
+            cards.append(Card(name, labels[name], value))
     return cards
 
 

@@ -96,9 +96,7 @@ def dashboard(req: PageRequest) -> Response[Any]:
     order = layouts.arrange(list(widgets), layouts.saved_order(req.crm, req.actor.user_id))
     data: dict[str, Any] = {}
     if "kpis" in widgets:
-        data["cards"] = kpis.contact_cards(req.crm, req.actor) + kpis.plugin_cards(
-            req.crm, req.actor
-        )
+        data["cards"] = kpis.contact_cards(req.crm, req.actor)
     if "hot_leads" in widgets:
         data["hot_leads"] = hot_leads(req)
     if "recent_activity" in widgets:
