@@ -355,7 +355,7 @@ class ScoringService:
         if total:
             chunk = max(1, self.settings.chunk_size)
             for start in range(low, high + 1, chunk):
-                ids = sa.select(c.c.id).where(c.c.id >= start, c.c.id < start + chunk)
+                ids: Any = sa.select(c.c.id).where(c.c.id >= start, c.c.id < start + chunk)
                 if low == start and high < start + chunk:
                     ids = None  # everyone in one range: no filter at all
                 with self.crm.begin() as conn:
@@ -411,7 +411,7 @@ class ScoringService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def stored(self, conn: sa.Connection, contact_id: int) -> Mapping[str, Any] | None:
+    def stored(self, conn: sa.Connection, contact_id: int) -> sa.RowMapping | None:
         s = tables.scores
         return conn.execute(sa.select(s).where(s.c.contact_id == contact_id)).mappings().first()
 

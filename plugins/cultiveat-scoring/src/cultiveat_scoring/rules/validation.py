@@ -208,7 +208,7 @@ def _check_rule(
         if not isinstance(params, dict):
             errors.add(f"{where}params", "must be an object")
             return
-        for problem in conditions[name].validate(params):
+        for problem in conditions[str(name)].validate(params):
             errors.add(f"{where}{problem.split(':', 1)[0]}", problem.split(":", 1)[-1].strip())
         return
     _check_activity_part(rule, where, errors, known_types)
