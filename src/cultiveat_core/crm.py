@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pluggy
 import sqlalchemy as sa
 
+from cultiveat_core.crypto import FieldCipher
 from cultiveat_core.db import create_db_engine
 from cultiveat_core.db import migrate as migrations
 from cultiveat_core.domain import Actor
@@ -18,8 +19,8 @@ from cultiveat_core.errors import DatabaseNotMigrated
 from cultiveat_core.events import EventDispatcher
 from cultiveat_core.jobs import JobQueue
 from cultiveat_core.plugins import PluginRecord, get_plugin_manager
+from cultiveat_core.privacy.fields import FieldPolicy
 from cultiveat_core.registry import Registry, build_registry
-from cultiveat_core.crypto import FieldCipher
 from cultiveat_core.services.activities import ActivityService
 from cultiveat_core.services.auth import AuthService
 from cultiveat_core.services.consent import ConsentService
@@ -58,6 +59,7 @@ class CRM:
         self.auth = AuthService(self)
         self.sessions = SessionService(self)
         self.consent = ConsentService(self)
+        self.fields_policy = FieldPolicy(self)
         self.extensions: dict[str, Any] = {}  # plugins keep their service objects here
 
     # -- database -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from cultiveat_core.domain import Actor
 from cultiveat_core.privacy.erasure import erase_contact
 from cultiveat_core.privacy.retention import retention_report
 from cultiveat_core.privacy.subject_access import subject_access
+from cultiveat_core.web.routes.users import ObjectId
 
 
 class ConsentBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,14 +31,14 @@ class PrivacyController(Controller):
     tags = ["privacy"]
 
     @get("/{contact_id:int}/consent", sync_to_thread=True)
-    def get_consent(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
+    def get_consent(self, crm: CRM, actor: Actor, contact_id: ObjectId) -> dict[str, Any]:
         """The effective consent per purpose and the full history (source and time)."""
         history = crm.consent.history(actor, contact_id)
         return {"current": crm.consent.current(actor, contact_id), "history": history}
 
     @post("/{contact_id:int}/consent", sync_to_thread=True, status_code=201)
     def record_consent(
-        self, crm: CRM, actor: Actor, contact_id: int, data: ConsentBody
+        self, crm: CRM, actor: Actor, contact_id: ObjectId, data: ConsentBody
     ) -> dict[str, Any]:
         """Record a grant or withdrawal for ``purpose`` (email_marketing, sms, tracking)."""
         crm.permissions.require(actor, "consent.manage")
@@ -45,12 +46,14 @@ class PrivacyController(Controller):
         return {"current": crm.consent.current(actor, contact_id)}
 
     @get("/{contact_id:int}/subject-access", sync_to_thread=True)
-    def get_subject_access(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
+    def get_subject_access(self, crm: CRM, actor: Actor, contact_id: ObjectId) -> dict[str, Any]:
         """Everything held about the contact, core and every plugin (``privacy.manage``)."""
         return subject_access(crm, actor, contact_id)
 
     @post("/{contact_id:int}/erase", sync_to_thread=True, status_code=200)
-    def erase(self, crm: CRM, actor: Actor, contact_id: int, data: EraseBody) -> dict[str, Any]:
+    def erase(
+        self, crm: CRM, actor: Actor, contact_id: ObjectId, data: EraseBody
+    ) -> dict[str, Any]:
         """Erase the contact everywhere (``privacy.manage``); send ``{"confirm": true}``.
         A tombstone keeps a keyed hash of the email so a re-import starts without consent."""
         if data.confirm is not True:

@@ -18,6 +18,9 @@ from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor, User
 from cultiveat_core.services.tokens import ApiToken
 
+# database ids are 32-bit: a larger one is a 400 from validation, never a 500 from the driver
+ObjectId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
+
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     email: str
@@ -45,7 +48,7 @@ class NewToken(msgspec.Struct, forbid_unknown_fields=True):
     name: str = ""
     scopes: list[str] = msgspec.field(default_factory=list)
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = 90
-    user_id: int | None = None
+    user_id: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)] | None = None
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -114,13 +117,15 @@ class UserController(Controller):
         crm.auth.set_password(actor, actor.user_id, data.password)
 
     @get("/{user_id:int}", sync_to_thread=True)
-    def get_user(self, crm: CRM, actor: Actor, user_id: int) -> dict[str, Any]:
+    def get_user(self, crm: CRM, actor: Actor, user_id: ObjectId) -> dict[str, Any]:
         if actor.user_id != user_id:
             crm.permissions.require(actor, "users.manage")
         return user_json(crm.users.get_by_id(user_id))
 
     @patch("/{user_id:int}", sync_to_thread=True)
-    def update_user(self, crm: CRM, actor: Actor, user_id: int, data: UserChange) -> dict[str, Any]:
+    def update_user(
+        self, crm: CRM, actor: Actor, user_id: ObjectId, data: UserChange
+    ) -> dict[str, Any]:
         """Change role, name or active flag (``users.manage``); a role change or a
         deactivation ends the user's sessions."""
         return user_json(
@@ -130,7 +135,7 @@ class UserController(Controller):
         )
 
     @post("/{user_id:int}/password-reset", sync_to_thread=True, status_code=201)
-    def reset_link(self, crm: CRM, actor: Actor, user_id: int) -> dict[str, Any]:
+    def reset_link(self, crm: CRM, actor: Actor, user_id: ObjectId) -> dict[str, Any]:
         """A single-use reset token (shown once; expires after ``password_reset_minutes``)."""
         crm.permissions.require(actor, "users.manage")
         user = crm.users.get_by_id(user_id)
@@ -146,13 +151,13 @@ class UserController(Controller):
         }
 
     @delete("/{user_id:int}/mfa", sync_to_thread=True, status_code=204)
-    def reset_mfa(self, crm: CRM, actor: Actor, user_id: int) -> None:
+    def reset_mfa(self, crm: CRM, actor: Actor, user_id: ObjectId) -> None:
         """Remove a user's authenticator (lost device); they enrol again at the next login."""
         crm.users.get_by_id(user_id) if actor.can("users.manage") else None
         crm.auth.disable_totp(actor, user_id)
 
     @post("/{user_id:int}/sessions/revoke", sync_to_thread=True, status_code=200)
-    def revoke_sessions(self, crm: CRM, actor: Actor, user_id: int) -> dict[str, int]:
+    def revoke_sessions(self, crm: CRM, actor: Actor, user_id: ObjectId) -> dict[str, int]:
         return {"revoked": crm.sessions.revoke_all(actor, user_id)}
 
 
@@ -222,7 +227,7 @@ class TokenController(Controller):
         return token_json(token) | {"token": plain}
 
     @delete("/{token_id:int}", sync_to_thread=True, status_code=204)
-    def revoke_token(self, crm: CRM, actor: Actor, token_id: int) -> None:
+    def revoke_token(self, crm: CRM, actor: Actor, token_id: ObjectId) -> None:
         crm.tokens.revoke(actor, token_id)
 
 
