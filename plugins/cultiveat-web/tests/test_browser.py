@@ -225,7 +225,8 @@ def test_a_user_works_through_the_crm_in_a_real_browser(
 
     # dark mode: toggled at once, remembered after a reload
     page.goto(f"{live}/")
-    page.locator("[data-theme-toggle] button").click()
+    with page.expect_response(lambda r: "/preferences/theme" in r.url):
+        page.locator("[data-theme-toggle] button").click()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     page.reload()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
