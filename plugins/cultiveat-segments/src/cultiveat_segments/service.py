@@ -122,6 +122,7 @@ class SegmentService:
             )
         limit = max(1, min(limit or self.settings.page_size, 500))
         with self.crm.engine.connect() as conn:
+            membership.allow_hashing(conn)
             ctx = membership.context(self.crm, conn)
             where = compile_node(analysis.node, ctx)
             count = conn.execute(
