@@ -75,9 +75,17 @@ def find_duplicates(crm: CRM, actor: Actor, contact_id: int, limit: int = 20) ->
         return crm.contacts.load(conn, ids)
 
 
-def _plugin_tables() -> list[tuple[sa.Table, sa.Column[Any]]]:
+def _plugin_tables(conn: sa.Connection) -> list[tuple[sa.Table, sa.Column[Any]]]:
+    """Plugin tables referencing contacts that exist in this database.
+
+    The shared MetaData also holds tables of plugins imported in this process but not
+    installed in this database (another CRM's), so the database decides.
+    """
+    existing = set(sa.inspect(conn).get_table_names())
     found = []
     for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
         if table.name in CORE_CONTACT_TABLES or table.name == "core_contacts":
             continue
         for column in table.columns:
@@ -139,7 +147,7 @@ def merge_contacts(
             for table_name, count in (result or {}).items():
                 handled.add(table_name)
                 moved[table_name] = int(count)
-        for table, column in _plugin_tables():
+        for table, column in _plugin_tables(conn):
             if table.name in handled:
                 continue
             try:

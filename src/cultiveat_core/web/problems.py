@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc as sa_exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
@@ -63,7 +64,16 @@ def _title(status: int) -> str:
         return "Error"
 
 
+def out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A number too large for the database (e.g. an id past 2**31) is bad input, not our failure."""
+    log.info("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+    return problem(422, "Validation failed",
+                   "a number in the request is out of range (ids are at most 2147483647)")
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    OverflowError: out_of_range,
+    sa_exc.DataError: out_of_range,
     CultiveatError: cultiveat_error,
     HTTPException: http_error,
     Exception: unexpected_error,
