@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Every hook of the core, grouped by phase. Declarations only: one empty function each.
 
 Registration hooks are called once at start-up and return lists; names are unique across

@@ -48,10 +48,7 @@ def _lower(value: Any) -> str:
 
 def when(value: Any) -> datetime:
     """An ISO date/time (or datetime) as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -1,16 +1,16 @@
 """core tables
 
 Revision ID: core_0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 14:30:50.836332
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from cultiveat_core.db.metadata import UTCDateTime
-from sqlalchemy.dialects import postgresql
 
 revision: str = 'core_0001'
 down_revision: str | Sequence[str] | None = None
@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('core_audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('occurred_at', UTCDateTime(timezone=True), nullable=False),
@@ -184,11 +184,11 @@ def upgrade() -> None:
     with op.batch_alter_table('core_contact_tags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_core_contact_tags_tag_id'), ['tag_id'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('core_contact_tags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_contact_tags_tag_id'))
 
@@ -223,4 +223,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_core_audit_log_object')
 
     op.drop_table('core_audit_log')
-    
+
