@@ -33,13 +33,18 @@ def local_distributions() -> dict[str, str]:
 
 
 def declared_local_dependencies(package: str) -> list[str]:
-    """Folders of the repository's distributions that ``package`` declares (recursively)."""
+    """Folders of the repository's distributions that ``package`` declares (recursively),
+    through its dependencies and its ``test`` extra."""
     local = local_distributions()
     seen: list[str] = []
     todo = [package]
     while todo:
-        project = tomllib.loads((ROOT / todo.pop() / "pyproject.toml").read_text())["project"]
-        for requirement in project.get("dependencies", []):
+        current = todo.pop()
+        project = tomllib.loads((ROOT / current / "pyproject.toml").read_text())["project"]
+        declared = list(project.get("dependencies", []))
+        if current == package:
+            declared += project.get("optional-dependencies", {}).get("test", [])
+        for requirement in declared:
             name = re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower()
             if name in local and local[name] not in seen and local[name] != ".":
                 seen.append(local[name])
