@@ -50,6 +50,8 @@ class FieldPolicy:
         for name in self.sensitive:
             if name in result:
                 result[name] = mask_value(name, result[name])
+            if name == "phone" and "phone_display" in result:
+                result["phone_display"] = result.get("phone")  # the formatted form shows it all
         return result
 
     def export_expression(self, actor: Actor, name: str, column: Any) -> Any:

@@ -422,7 +422,7 @@ def list_page(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> Page:
     cutoff = utcnow() - STALE_AFTER
     items = []
     for contact in contacts:
-        item = contact_json(contact)
+        item = crm.fields_policy.mask(actor, contact_json(contact))
         item["fields"] = values.get(contact.id, {})
         item["stale"] = contact.last_activity_at is None or contact.last_activity_at < cutoff
         items.append(item)

@@ -55,7 +55,7 @@ class ContactController(Controller):
         """Create a contact (``email``, ``first_name``, ``last_name`` required)."""
         contact = crm.contacts.create(actor, _body(data))
         return Response(
-            contact_json(contact),
+            crm.fields_policy.mask(actor, contact_json(contact)),
             status_code=201,
             headers={"ETag": contact.etag, "Location": f"/api/contacts/{contact.id}"},
         )
@@ -113,7 +113,7 @@ class ContactController(Controller):
     @get("/{contact_id:int}", sync_to_thread=True)
     def get_contact(self, crm: CRM, actor: Actor, contact_id: int) -> Response[dict[str, Any]]:
         contact = crm.contacts.get(actor, contact_id)
-        return Response(contact_json(contact), headers={"ETag": contact.etag})
+        return Response(crm.fields_policy.mask(actor, contact_json(contact)), headers={"ETag": contact.etag})
 
     @patch("/{contact_id:int}", sync_to_thread=True)
     def update_contact(
@@ -127,7 +127,7 @@ class ContactController(Controller):
         """Change fields; with ``If-Match`` a stale ETag gets 412 instead of overwriting."""
         expected = parse_if_match(request.headers.get("if-match"))
         contact = crm.contacts.update(actor, contact_id, _body(data), expected_version=expected)
-        return Response(contact_json(contact), headers={"ETag": contact.etag})
+        return Response(crm.fields_policy.mask(actor, contact_json(contact)), headers={"ETag": contact.etag})
 
     @delete("/{contact_id:int}", sync_to_thread=True, status_code=204)
     def delete_contact(self, crm: CRM, actor: Actor, contact_id: int) -> None:
@@ -136,7 +136,8 @@ class ContactController(Controller):
     @get("/{contact_id:int}/duplicates", sync_to_thread=True)
     def duplicates(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
         """Contacts that look like this one (same phone, or same name at the same company)."""
-        return {"items": [contact_json(c) for c in find_duplicates(crm, actor, contact_id)]}
+        found = find_duplicates(crm, actor, contact_id)
+        return {"items": [crm.fields_policy.mask(actor, contact_json(c)) for c in found]}
 
     @post("/{contact_id:int}/merge", sync_to_thread=True, status_code=200)
     def merge(
@@ -147,7 +148,7 @@ class ContactController(Controller):
         if isinstance(merge_id, bool) or not isinstance(merge_id, int):
             raise ValidationError.field("merge_id", "the id of the contact to fold into this one")
         kept = merge_contacts(crm, actor, contact_id, merge_id)
-        return Response(contact_json(kept), headers={"ETag": kept.etag})
+        return Response(crm.fields_policy.mask(actor, contact_json(kept)), headers={"ETag": kept.etag})
 
     @post("/{contact_id:int}/activities", sync_to_thread=True)
     def log_activity(
