@@ -41,6 +41,7 @@ class JobStatus:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    created_by: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self)

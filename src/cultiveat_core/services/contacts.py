@@ -106,7 +106,7 @@ def row_to_contact(
     )
 
 
-def attrs_evolve_row(error: FieldError, row: int) -> FieldError:
+def error_at_row(error: FieldError, row: int) -> FieldError:
     return FieldError(error.field, error.message, row)
 
 
@@ -440,7 +440,7 @@ class ContactService:
                     )
                 except ValidationError as exc:
                     raise ValidationError(
-                        errors=[attrs_evolve_row(e, index) for e in exc.errors]
+                        errors=[error_at_row(e, index) for e in exc.errors]
                     ) from None
                 if values["email_key"] in seen:
                     raise ValidationError(

@@ -65,8 +65,7 @@ def preview_template(
 ) -> dict[str, Any]:
     """``{"contact_id"}`` (optionally edited ``subject``/``body_html``/``body_text``) -> rendered
     ``subject``, ``html``, ``text`` and the merge fields that were empty."""
-    overrides = {k: data[k] for k in ("subject", "body_html", "body_text") if k in data}
-    return library.preview(crm, actor, template_id, _int(data, "contact_id"), overrides=overrides)
+    return library.preview(crm, actor, template_id, _int(data, "contact_id"), overrides=_overrides(data))
 
 
 @post(
@@ -91,8 +90,7 @@ def send_to_contact(
 ) -> dict[str, Any]:
     """Email one contact (after a preview):
     ``{"contact_id", "subject"?, "body_html"?, "body_text"?}``."""
-    overrides = {k: data[k] for k in ("subject", "body_html", "body_text") if k in data}
-    return service.send_one(crm, actor, template_id, _int(data, "contact_id"), overrides)
+    return service.send_one(crm, actor, template_id, _int(data, "contact_id"), _overrides(data))
 
 
 # -- campaigns ---------------------------------------------------------------------------
@@ -316,3 +314,8 @@ ROUTES = [
     contact_campaigns,
     communications,
 ]
+
+
+def _overrides(data: dict[str, Any]) -> dict[str, Any]:
+    """The edited subject/body parts a preview or a one-off send may carry."""
+    return {k: data[k] for k in ("subject", "body_html", "body_text") if k in data}

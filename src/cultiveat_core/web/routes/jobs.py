@@ -15,20 +15,6 @@ from cultiveat_core.errors import NotFound
 def get_job(crm: CRM, actor: Actor, job_id: str) -> dict[str, Any]:
     """Status (queued, running, done, failed), progress, result or error of a job."""
     job = crm.jobs.get(job_id)
-    row_owner = _owner(crm, job_id)
-    if row_owner != actor.user_id and not actor.can("jobs.read"):
+    if job.created_by != actor.user_id and not actor.can("jobs.read"):
         raise NotFound(f"job {job_id} does not exist")
     return job.as_dict()
-
-
-def _owner(crm: CRM, job_id: str) -> int | None:
-    import sqlalchemy as sa
-
-    from cultiveat_core.db import tables
-
-    with crm.engine.connect() as conn:
-        jobs = tables.jobs
-        owner: int | None = conn.execute(
-            sa.select(jobs.c.created_by).where(jobs.c.id == job_id)
-        ).scalar()
-        return owner
