@@ -96,3 +96,20 @@ def test_revisions_of_a_removed_plugin_do_not_block_the_others(make_crm, notes_p
     assert without.migration_problem() is None
     with TestClient(create_app(without, run_jobs=False)) as client:
         assert client.get("/health").json()["migrations"] == "current"
+
+
+def test_upgrade_runs_with_revisions_of_a_removed_plugin_and_keeps_them(make_crm, notes_plugin):
+    with_plugin = make_crm(plugins=[notes_plugin])
+    url = with_plugin.settings.database_url
+    with_plugin.close()
+
+    without = make_crm(database_url=url)
+    without.upgrade_database()  # used to fail: "Can't locate revision identified by 'km_0001'"
+    assert "km_0001" in migrate.current_heads(without.engine)
+    assert without.migration_problem() is None
+    without.close()
+
+    again = make_crm(plugins=[notes_plugin], database_url=url)
+    assert again.migration_problem() is None
+    again.upgrade_database()
+    assert "km_notes" in table_names(again)

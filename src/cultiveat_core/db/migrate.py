@@ -67,9 +67,20 @@ def upgrade(
     from alembic import command
 
     cfg = alembic_config(version_locations)
+    script = script_directory(version_locations)
     with _migration_connection(engine) as conn:
+        # Heads of a plugin that is no longer installed (or blocked) are unknown to Alembic and
+        # would stop every upgrade ("Can't locate revision"). They are set aside for the run and
+        # written back in the same transaction, so reinstalling the plugin finds its tables
+        # where it left them.
+        orphans = _unknown_heads(conn, script)
+        version = sa.table(VERSION_TABLE, sa.column("version_num", sa.String))
+        if orphans:
+            conn.execute(version.delete().where(version.c.version_num.in_(orphans)))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
+        if orphans:
+            conn.execute(version.insert(), [{"version_num": o} for o in orphans])
 
 
 def expected_heads(version_locations: Sequence[str | Path]) -> set[str]:
@@ -104,6 +115,13 @@ def pending(engine: sa.Engine, version_locations: Sequence[str | Path]) -> str |
     if missing:
         return f"revisions not applied: {', '.join(missing)}"
     return None
+
+
+def _unknown_heads(conn: sa.Connection, script: ScriptDirectory) -> list[str]:
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return []
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return sorted(r for r in rows if not _known(script, r))
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:
