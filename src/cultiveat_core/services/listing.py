@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor, ContactField
 from cultiveat_core.errors import FieldError, ValidationError
+from cultiveat_core.services.custom_fields import CustomField
 from cultiveat_core.services.search import search_condition
 
 if TYPE_CHECKING:
@@ -139,10 +141,8 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
     echo: dict[str, Any] = {}
     fields = visible_fields(crm, actor)
     # one query for the definitions, only when a custom field is filtered on
-    custom_names = (
-        set(crm.contacts.custom_fields.all())
-        if any(k.startswith("custom.") for k in params)
-        else set()
+    custom_fields = (
+        crm.contacts.custom_fields.all() if any(k.startswith("custom.") for k in params) else {}
     )
     numeric = {
         f"{n}_{edge}": n for n, f in fields.items() if f.type == "number" for edge in ("min", "max")
@@ -279,14 +279,16 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
     for key in params:
         if key.startswith("custom."):
             name = key.removeprefix("custom.")
-            if name not in custom_names:
+            if name not in custom_fields:
                 errors.append(
                     FieldError(key, "unknown custom field; define it first (/api/custom-fields)")
                 )
                 continue
             wanted = _values(params, key)
             echo[key] = wanted
-            conditions.append(_custom_equals(crm.engine.dialect.name, name, wanted))
+            condition = _custom_equals(crm.engine.dialect.name, custom_fields[name], wanted, errors)
+            if condition is not None:
+                conditions.append(condition)
     if errors:
         raise ValidationError(errors)
     return ContactQuery(tuple(conditions), echo)
@@ -307,7 +309,36 @@ def _typed(field: ContactField, values: Sequence[str], errors: list[FieldError])
     return list(values)
 
 
-def _custom_equals(dialect: str, name: str, wanted: Sequence[str]) -> Any:
+def _custom_equals(
+    dialect: str, field: CustomField, wanted: Sequence[str], errors: list[FieldError]
+) -> Any:
+    """``custom.<name>`` equal to one of ``wanted``, compared as the field's type so that both
+    databases agree: JSON booleans read ``true`` on PostgreSQL but ``1`` through SQLite's
+    ``json_extract``, so booleans compare as JSON booleans (a text "true" is not one); numbers,
+    dates and choices compare in their stored (cleaned) form; text case-insensitively."""
+    name = field.name
+    if field.type == "bool":
+        flags: list[bool] = []
+        for value in wanted:
+            text = value.lower()
+            if text not in ("true", "false", "yes", "no", "1", "0"):
+                errors.append(FieldError(f"custom.{name}", f"{value!r} is not yes/no; use true or false"))
+                continue
+            flags.append(text in ("true", "yes", "1"))
+        if not flags:
+            return None
+        kinds = ["true" if flag else "false" for flag in dict.fromkeys(flags)]
+        if dialect == "postgresql":
+            flag: Any = sa.type_coerce(c.c.custom, JSONB)[name]
+            return sa.and_(sa.func.jsonb_typeof(flag) == "boolean", flag.astext.in_(kinds))
+        # name matches [a-z][a-z0-9_]* (checked when the field is defined): a safe JSON path
+        return sa.func.json_type(c.c.custom, f"$.{name}").in_(kinds)
+    if field.type in ("number", "date", "choice"):
+        cleaned = [field.clean(value, errors) for value in wanted]
+        texts = [str(v) for v in cleaned if v is not None]
+        if not texts:
+            return None
+        return sa.cast(c.c.custom[name].as_string(), sa.Text).in_(texts)
     value = c.c.custom[name].as_string()
     return sa.func.lower(value).in_([w.lower() for w in wanted])
 

@@ -1,0 +1,112 @@
+"""The list's typed custom-field filters (the same answer on SQLite and PostgreSQL) and the
+request path's bookkeeping (a token's last use is written at most once a minute)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from cultiveat_core.db import tables
+from cultiveat_core.db.metadata import utcnow
+from cultiveat_core.domain import Actor
+
+from .conftest import person
+
+
+def _emails(client, params) -> set[str]:
+    response = client.get("/api/contacts", params=params)
+    assert response.status_code == 200, response.text
+    return {c["email"] for c in response.json()["items"]}
+
+
+def test_custom_field_filters_compare_by_type_on_every_database(client):
+    for field in (
+        {"name": "newsletter", "label": "Newsletter", "type": "bool"},
+        {"name": "seats", "label": "Seats", "type": "number"},
+        {"name": "renewal", "label": "Renewal", "type": "date"},
+        {"name": "tier", "label": "Tier", "type": "choice", "choices": ["Gold", "Silver"]},
+    ):
+        assert client.post("/api/custom-fields", json=field).status_code == 201
+    rows = [
+        person(1, custom={"newsletter": True, "seats": 12, "renewal": "2027-01-31", "tier": "gold"}),
+        person(2, custom={"newsletter": "no", "seats": "12.5", "tier": "Silver"}),
+        person(3, custom={"newsletter": "yes", "seats": 3}),
+        person(4),
+    ]
+    for row in rows:
+        assert client.post("/api/contacts", json=row).status_code == 201
+    one, two, three = "person1@example.com", "person2@example.com", "person3@example.com"
+    # booleans: JSON true is `true` on PostgreSQL and 1 through SQLite's json_extract
+    for spelled in ("true", "1", "yes", "TRUE"):
+        assert _emails(client, {"custom.newsletter": spelled}) == {one, three}, spelled
+    for spelled in ("false", "0", "no"):
+        assert _emails(client, {"custom.newsletter": spelled}) == {two}, spelled
+    assert _emails(client, {"custom.newsletter": ["true", "false"]}) == {one, two, three}
+    # numbers compare as numbers (12 == 12.0), not as the text the client typed
+    assert _emails(client, {"custom.seats": "12.0"}) == {one}
+    assert _emails(client, {"custom.seats": "12.5"}) == {two}
+    assert _emails(client, {"custom.seats": ["3", "12"]}) == {one, three}
+    assert _emails(client, {"custom.renewal": "2027-01-31"}) == {one}
+    assert _emails(client, {"custom.tier": "GOLD"}) == {one}
+    # combined with a built-in filter and with each other
+    assert _emails(client, {"custom.newsletter": "true", "custom.seats": "3"}) == {three}
+    for params, field in (
+        ({"custom.newsletter": "maybe"}, "custom.newsletter"),
+        ({"custom.seats": "many"}, "custom.seats"),
+        ({"custom.renewal": "soon"}, "custom.renewal"),
+        ({"custom.tier": "Bronze"}, "custom.tier"),
+    ):
+        bad = client.get("/api/contacts", params=params)
+        assert bad.status_code == 422, (params, bad.text)
+        assert [e["field"] for e in bad.json()["errors"]] == [field]
+
+
+def test_a_text_value_true_is_not_the_boolean_true(client, crm):
+    assert client.post(
+        "/api/custom-fields", json={"name": "flag", "label": "Flag", "type": "bool"}
+    ).status_code == 201
+    assert client.post("/api/contacts", json=person(1, custom={"flag": True})).status_code == 201
+    created = client.post("/api/contacts", json=person(2)).json()
+    # a value written before the field was typed (raw JSON text): not a boolean
+    with crm.begin() as conn:
+        conn.execute(
+            tables.contacts.update()
+            .where(tables.contacts.c.id == created["id"])
+            .values(custom={"flag": "true"})
+        )
+    assert _emails(client, {"custom.flag": "true"}) == {"person1@example.com"}
+
+
+def test_token_last_use_is_written_at_most_once_a_minute(crm, client_for):
+    from litestar.testing import TestClient
+
+    from cultiveat_core.web import create_app
+
+    system = Actor.system("tests")
+    user = crm.users.create(system, "reader@example.com", "marketing")
+    token, plain = crm.tokens.create(system, user, name="reader")
+    tokens = tables.api_tokens
+
+    def last_used():
+        with crm.engine.connect() as conn:
+            return conn.execute(
+                sa.select(tokens.c.last_used_at).where(tokens.c.id == token.id)
+            ).scalar_one()
+
+    assert last_used() is None
+    with TestClient(create_app(crm, run_jobs=False)) as client:
+        client.headers["Authorization"] = f"Bearer {plain}"
+        assert client.get("/api/contacts").status_code == 200
+        first = last_used()
+        assert first is not None
+        crm.tokens.clear_cache()
+        assert client.get("/api/contacts").status_code == 200
+        assert last_used() == first
+        # older than a minute: the next request records the new use
+        earlier = utcnow() - timedelta(minutes=5)
+        with crm.begin() as conn:
+            conn.execute(tokens.update().where(tokens.c.id == token.id).values(last_used_at=earlier))
+        crm.tokens.clear_cache()
+        assert client.get("/api/contacts").status_code == 200
+        assert last_used() > earlier + timedelta(minutes=4)
