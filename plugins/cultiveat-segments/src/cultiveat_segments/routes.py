@@ -8,8 +8,8 @@ from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import Parameter
 
 from cultiveat_core import CRM, Actor, ValidationError
+from cultiveat_segments.builder_page import ROUTES as BUILDER_ROUTES
 from cultiveat_segments.plugin import service
-from cultiveat_segments.ui import builder_page
 
 
 def _body(data: Any) -> dict[str, Any]:
@@ -257,4 +257,4 @@ class SegmentController(Controller):
         return get_run(crm, actor, run_id)
 
 
-ROUTES = [SegmentController, builder_page]
+ROUTES = [SegmentController, *BUILDER_ROUTES]

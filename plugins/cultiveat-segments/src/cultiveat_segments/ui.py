@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from litestar import Response, get
 from markupsafe import Markup
 
 from cultiveat_core import ContactTab, NavItem
@@ -48,15 +46,6 @@ def render_contact_tab(*, crm: Any, actor: Any, contact: Any, request: Any = Non
         '<section class="contact-segments"><h3>Contact Segments <span class="badge">{n}</span></h3>'
         '<a href="/segments/builder">New Segment</a><ul>{cards}</ul></section>'
     ).format(n=len(member), cards=Markup("").join(cards) or Markup("<li>No segments yet.</li>"))
-
-
-BUILDER_HTML = (Path(__file__).parent / "builder.html").read_text(encoding="utf-8")
-
-
-@get("/segments/builder", include_in_schema=False, media_type="text/html", sync_to_thread=False)
-def builder_page() -> Response[str]:
-    """The builder works against the API with the token the web UI keeps (``cultiveat_token``)."""
-    return Response(BUILDER_HTML, media_type="text/html")
 
 
 UI = [
