@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pluggy
 import sqlalchemy as sa
 
-from cultiveat_core.crypto import FieldCipher
+from cultiveat_core.crypto import FieldCipher, blind_index_key
 from cultiveat_core.db import create_db_engine
 from cultiveat_core.db import migrate as migrations
 from cultiveat_core.domain import Actor
@@ -55,7 +55,12 @@ class CRM:
         self.tokens = TokenService(self)
         self.jobs = JobQueue(self)
         # identity, sessions, consent and field encryption (issue 5, docs/security.md)
-        self.cipher = FieldCipher(settings.field_encryption_keys)
+        self.cipher = FieldCipher(
+            settings.field_encryption_keys,
+            blind_index_key(
+                settings.blind_index_key, settings.secret_key, settings.field_encryption_keys
+            ),
+        )
         self.auth = AuthService(self)
         self.sessions = SessionService(self)
         self.consent = ConsentService(self)
@@ -68,6 +73,8 @@ class CRM:
     def engine(self) -> sa.Engine:
         if self._engine is None:
             self._engine = create_db_engine(self.settings.database_url)
+            # EncryptedText columns (phone, notes) encrypt and decrypt with it
+            self._engine.dialect.cultiveat_cipher = self.cipher  # type: ignore[attr-defined]
         return self._engine
 
     @contextmanager

@@ -5,15 +5,42 @@ Keys come from ``CULTIVEAT_FIELD_ENCRYPTION_KEYS``: a comma-separated list of Fe
 put a new key first, run ``cultiveat keys rotate`` (re-encrypts every stored value), then drop
 the old key. Encrypted values carry the prefix ``enc:`` so plaintext written before keys were
 configured is still read, and re-encrypted by the next rotation.
+
+Equality lookups on an encrypted field (duplicate phones) go through a blind index: an
+HMAC-SHA256 of the normalised value keyed by ``CULTIVEAT_BLIND_INDEX_KEY`` (or, when unset,
+a key derived from ``CULTIVEAT_SECRET_KEY``); ``cultiveat keys rotate`` recomputes it.
 """
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+import re
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from cultiveat_core.errors import ConfigurationError
 
 PREFIX = "enc:"
+_NOT_PHONE = re.compile(r"[^0-9+]")
+
+
+def blind_index_key(index_key: str, secret_key: str, encryption_keys: str) -> bytes:
+    """The HMAC key of blind indexes; refuses to run encrypted without a configured key."""
+    raw = index_key or secret_key
+    if not raw:
+        if encryption_keys.strip():
+            raise ConfigurationError(
+                "field encryption needs CULTIVEAT_BLIND_INDEX_KEY (or CULTIVEAT_SECRET_KEY) "
+                "for the blind index of encrypted fields"
+            )
+        raw = "cultiveat-unkeyed"  # nothing is encrypted: the plaintext is stored beside it
+    return hashlib.sha256(b"cultiveat blind index\0" + raw.encode()).digest()
+
+
+def normalise_for_index(value: str) -> str:
+    """Phone numbers compare by their digits and leading ``+`` only."""
+    return _NOT_PHONE.sub("", value)
 
 
 def generate_key() -> str:
@@ -23,7 +50,8 @@ def generate_key() -> str:
 class FieldCipher:
     """Encrypts short text fields; ``enabled`` is False when no key is configured."""
 
-    def __init__(self, keys: str) -> None:
+    def __init__(self, keys: str, index_key: bytes = b"") -> None:
+        self._index_key = index_key
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         try:
             self._fernet: MultiFernet | None = (
@@ -58,6 +86,14 @@ class FieldCipher:
                 "an encrypted field cannot be decrypted with any configured key; "
                 "add the key it was written with to CULTIVEAT_FIELD_ENCRYPTION_KEYS"
             ) from None
+
+    def blind_index(self, value: str | None) -> str | None:
+        """HMAC-SHA256 (hex) of the normalised value: equal values, equal index."""
+        if value in (None, ""):
+            return None
+        assert value is not None
+        normal = normalise_for_index(value) or value.strip().lower()
+        return hmac.new(self._index_key, normal.encode(), hashlib.sha256).hexdigest()
 
     def rotate(self, value: str | None) -> str | None:
         """Re-encrypt with the first key (plaintext gets encrypted)."""

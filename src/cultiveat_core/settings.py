@@ -124,6 +124,7 @@ class Settings:
     password_reset_minutes: int = 30
     consent_default: str = "denied"
     field_encryption_keys: str = attrs.field(default="", repr=False)
+    blind_index_key: str = attrs.field(default="", repr=False)
     sensitive_fields: tuple[str, ...] = ("phone", "notes")
     retention_days: int = 2557
     role_cache_seconds: float = 5.0

@@ -206,14 +206,31 @@ def export_group() -> None:
     help="encrypt into an AES zip (or set CULTIVEAT_EXPORT_PASSWORD)",
     envvar="CULTIVEAT_EXPORT_PASSWORD",
 )
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    metavar="EMAIL",
+    help="export as this user: their role's permissions, row cap and field masking apply",
+)
 def export_contacts_command(
-    out_path: str, filters: tuple[str, ...], fmt: str | None, password: str | None
+    out_path: str,
+    filters: tuple[str, ...],
+    fmt: str | None,
+    password: str | None,
+    as_user: str | None,
 ) -> None:
     """Export contacts (every column, plugin columns included) as CSV or XLSX."""
     from cultiveat_core.exporting import export_contacts
 
     crm = get_crm()
     require_migrated(crm)
+    actor = cli_actor("cli export")
+    if as_user is not None:
+        try:
+            actor = crm.users.actor_for(crm.users.get_by_email(as_user))
+        except CultiveatError as exc:
+            fail(f"--as {as_user}: {exc.message}")
     params: dict[str, list[str]] = {}
     for item in filters:
         name, sep, value = item.partition("=")
@@ -224,7 +241,7 @@ def export_contacts_command(
     try:
         with open(out_path, "wb") as out:
             result = export_contacts(
-                crm, cli_actor("cli export"), params, out, format=fmt, password=password
+                crm, actor, params, out, format=fmt, password=password
             )
     except CultiveatError as exc:
         os.unlink(out_path)

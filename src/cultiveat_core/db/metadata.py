@@ -49,3 +49,31 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A text column encrypted at rest when field-encryption keys are configured.
+
+    The CRM puts its ``FieldCipher`` on its engine's dialect (``dialect.cultiveat_cipher``):
+    values are encrypted when written and decrypted when read, whatever the query (services,
+    listing, exports, plugins' reads). An engine without a cipher (backup tooling) moves the
+    stored values as they are. Equality on the column cannot match encrypted values: use its
+    blind index column (``phone_key``) instead.
+    """
+
+    impl = sa.String  # EncryptedText(255) is VARCHAR(255), EncryptedText() unbounded
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        cipher = getattr(dialect, "cultiveat_cipher", None)
+        if cipher is None or value is None:
+            return value
+        encrypted: str | None = cipher.encrypt(value)
+        return encrypted
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        cipher = getattr(dialect, "cultiveat_cipher", None)
+        if cipher is None or value is None:
+            return value
+        plain: str | None = cipher.decrypt(value)
+        return plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from cultiveat_core.db.metadata import JSONType, UTCDateTime, metadata, utcnow
+from cultiveat_core.db.metadata import EncryptedText, JSONType, UTCDateTime, metadata, utcnow
 
 users = sa.Table(
     "core_users",
@@ -54,7 +54,10 @@ contacts = sa.Table(
     sa.Column("email_key", sa.String(320), nullable=False, unique=True),
     sa.Column("first_name", sa.String(100), nullable=False),
     sa.Column("last_name", sa.String(100), nullable=False),
-    sa.Column("phone", sa.String(32)),
+    # phone and notes are encrypted at rest when CULTIVEAT_FIELD_ENCRYPTION_KEYS is set
+    # (privacy/encryption.py); phone_key is their blind index for equality lookups
+    sa.Column("phone", EncryptedText(255)),
+    sa.Column("phone_key", sa.String(64), index=True),
     sa.Column("position", sa.String(200)),
     sa.Column("company", sa.String(200)),
     sa.Column("company_id", sa.Integer, sa.ForeignKey("core_companies.id", ondelete="SET NULL"), index=True),
@@ -71,7 +74,7 @@ contacts = sa.Table(
     sa.Column("address_country", sa.String(2)),
     sa.Column("social", JSONType, nullable=False, default=dict),
     sa.Column("custom", JSONType, nullable=False, default=dict),
-    sa.Column("notes", sa.Text),
+    sa.Column("notes", EncryptedText()),
     sa.Column("version", sa.Integer, nullable=False, default=1),
     sa.Column("created_by", sa.Integer, sa.ForeignKey("core_users.id", ondelete="SET NULL")),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow, index=True),

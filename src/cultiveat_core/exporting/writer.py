@@ -65,9 +65,21 @@ def _rows(
     )
     if limit is not None:
         statement = statement.limit(limit + 1)
+    masks = crm.fields_policy.export_masks(actor, [name for name, _ in columns])
     with crm.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(statement)
-        yield [name for name, _ in columns], result
+        rows: Any = result
+        if masks:
+            # sensitive columns arrive decrypted (EncryptedText); mask them for this actor
+            def masked(source: Any) -> Iterator[list[Any]]:
+                for row in source:
+                    cells = list(row)
+                    for index, mask in masks:
+                        cells[index] = mask(cells[index])
+                    yield cells
+
+            rows = masked(result)
+        yield [name for name, _ in columns], rows
 
 
 def _write_csv(header: list[str], rows: Iterator[Any], out: IO[bytes]) -> None:

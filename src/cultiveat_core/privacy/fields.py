@@ -4,12 +4,15 @@
 ``contacts.read_sensitive`` (executives by default) sees a masked value: the last two
 characters of a phone number, ``"***"`` for anything else. The same rule must hold in API
 responses (``crm.fields_policy.mask(actor, contact_dict)``) and in exports
-(``crm.fields_policy.export_expression(actor, name, column)`` in the SELECT).
+(``crm.fields_policy.export_masks(actor, header)``: the export writer masks those cells after
+the database decrypted them; an encrypted value cannot be masked in SQL).
+``export_expression`` masks a plaintext column in SQL, for plugins' own exports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -53,6 +56,19 @@ class FieldPolicy:
             if name == "phone" and "phone_display" in result:
                 result["phone_display"] = result.get("phone")  # the formatted form shows it all
         return result
+
+    def export_masks(
+        self, actor: Actor, header: Sequence[str]
+    ) -> list[tuple[int, Callable[[Any], Any]]]:
+        """(position, mask) for each sensitive column of an export ``actor`` may not see."""
+        if self.can_see(actor):
+            return []
+        sensitive = set(self.sensitive)
+        return [
+            (i, functools.partial(mask_value, name))
+            for i, name in enumerate(header)
+            if name in sensitive
+        ]
 
     def export_expression(self, actor: Actor, name: str, column: Any) -> Any:
         """The SELECT expression for an exported column: itself, or a masked literal."""

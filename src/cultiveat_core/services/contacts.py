@@ -19,6 +19,7 @@ from cultiveat_core.errors import (
     PreconditionFailed,
     ValidationError,
 )
+from cultiveat_core.privacy.encryption import encrypt_contact_rows
 from cultiveat_core.services.custom_fields import CustomField, CustomFieldService
 from cultiveat_core.services.search import refresh_search_docs, search_document
 from cultiveat_core.services.tags import TagService, add_tags, initial_tags, insert_missing, tag_ids
@@ -399,9 +400,10 @@ class ContactService:
                 values["owner_id"] = actor.user_id
             values["company_id"] = self._company_id(work.conn, values.get("company"))
             now = utcnow()
+            stored = encrypt_contact_rows(self.crm, [values])[0]  # sensitive fields, phone_key
             inserted = work.conn.execute(
                 c.insert().values(
-                    **values, version=1, created_by=actor.user_id, created_at=now, updated_at=now
+                    **stored, version=1, created_by=actor.user_id, created_at=now, updated_at=now
                 )
             ).inserted_primary_key
             assert inserted is not None
@@ -483,6 +485,7 @@ class ContactService:
                 )
                 full["search_doc"] = search_document(row, [*row_tags, *initial_tags(row)], dialect)
                 full_rows.append(full)
+            full_rows = encrypt_contact_rows(self.crm, full_rows)
             ids = (
                 work.conn.execute(
                     c.insert().returning(c.c.id, sort_by_parameter_order=True), full_rows
@@ -554,7 +557,11 @@ class ContactService:
             result = work.conn.execute(
                 c.update()
                 .where(c.c.id == contact_id, c.c.version == old.version)
-                .values(**values, version=old.version + 1, updated_at=utcnow())
+                .values(
+                    **encrypt_contact_rows(self.crm, [values])[0],
+                    version=old.version + 1,
+                    updated_at=utcnow(),
+                )
             )
             if result.rowcount != 1:
                 raise PreconditionFailed(

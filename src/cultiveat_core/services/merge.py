@@ -60,8 +60,8 @@ def find_duplicates(crm: CRM, actor: Actor, contact_id: int, limit: int = 20) ->
             c.c.company_id == row["company_id"] if row["company_id"] else c.c.company_id.is_(None),
         )
         conditions = [same_name]
-        if row["phone"]:
-            conditions.append(c.c.phone == row["phone"])
+        if row["phone_key"]:  # the phone's blind index: the phone itself may be encrypted
+            conditions.append(c.c.phone_key == row["phone_key"])
         ids = (
             conn.execute(
                 sa.select(c.c.id)
@@ -121,6 +121,8 @@ def merge_contacts(
             if kept_row[name] in (None, "") and merged_row[name] not in (None, "")
         }
         values: dict[str, Any] = dict(filled)
+        if "phone" in filled:
+            values["phone_key"] = merged_row["phone_key"]
         values["custom"] = {**(merged_row["custom"] or {}), **(kept_row["custom"] or {})}
         values["social"] = {**(merged_row["social"] or {}), **(kept_row["social"] or {})}
         latest = [t for t in (kept_row["last_activity_at"], merged_row["last_activity_at"]) if t]
