@@ -78,11 +78,18 @@ class Contact:
         return f'"{self.id}-{self.version}"'
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form used by the API, exports and templates."""
-        data = attrs.asdict(self, recurse=True)
+        """JSON-ready form used by the API, exports and templates (on every list row, so it
+        reads the attributes directly instead of through ``attrs.asdict``'s generic walk)."""
+        data = {name: getattr(self, name) for name in _CONTACT_FIELDS}
+        address, social = self.address, self.social
+        data["address"] = {part: getattr(address, part) for part in ADDRESS_PARTS}
+        data["social"] = {network: getattr(social, network) for network in SOCIAL_NETWORKS}
         data["tags"] = list(self.tags)
         data["custom"] = dict(self.custom)
         for key in ("created_at", "updated_at", "last_activity_at"):
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
         return data
+
+
+_CONTACT_FIELDS = tuple(f.name for f in attrs.fields(Contact))

@@ -12,6 +12,7 @@ Repeat a parameter for several values. ``sort`` is a column name, ``-`` for desc
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -475,10 +476,17 @@ def _first(params: Mapping[str, Any], name: str) -> str | None:
     return values[0] if values else None
 
 
-def contact_json(contact: Any) -> dict[str, Any]:
-    """The API form of a contact: its fields plus the phone formatted for display."""
+@functools.lru_cache(maxsize=65536)
+def _phone_display(e164: str | None) -> str | None:
+    # phonenumbers parses and formats in pure Python (about a tenth of a list request's CPU
+    # for 50 rows); the display form depends on the stored E.164 text alone
     from cultiveat_core.services.validation import format_phone
 
+    return format_phone(e164)
+
+
+def contact_json(contact: Any) -> dict[str, Any]:
+    """The API form of a contact: its fields plus the phone formatted for display."""
     data: dict[str, Any] = contact.as_dict()
-    data["phone_display"] = format_phone(contact.phone)
+    data["phone_display"] = _phone_display(contact.phone)
     return data
