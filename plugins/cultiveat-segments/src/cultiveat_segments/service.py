@@ -121,23 +121,28 @@ class SegmentService:
                 [FieldError("definition" + u.path[1:], u.reason) for u in analysis.unavailable]
             )
         limit = max(1, min(limit or self.settings.page_size, 500))
-        with self.crm.engine.connect() as conn:
+        with self.crm.engine.connect() as conn, conn.begin():
             membership.allow_hashing(conn)
             ctx = membership.context(self.crm, conn)
             where = compile_node(analysis.node, ctx)
-            count = conn.execute(
-                sa.select(sa.func.count()).select_from(c).where(where)
-            ).scalar_one()
+            # one evaluation: the matching ids once (materialised), their count and first page
+            matched = sa.select(c.c.id).where(where).cte("matched").prefix_with("MATERIALIZED")
+            first = sa.select(matched.c.id).order_by(matched.c.id).limit(limit).subquery("first")
+            total = sa.select(sa.func.count()).select_from(matched).scalar_subquery()
             rows = (
                 conn.execute(
-                    sa.select(c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.company)
-                    .where(where)
+                    sa.select(
+                        c.c.id, c.c.email, c.c.first_name, c.c.last_name, c.c.company, total.label("total")
+                    )
+                    .join_from(c, first, first.c.id == c.c.id)
                     .order_by(c.c.id)
-                    .limit(limit)
                 )
                 .mappings()
                 .all()
             )
+            conn.rollback()  # nothing was written; the transaction only scoped the settings
+        count = rows[0]["total"] if rows else 0
+        rows = [{k: v for k, v in r.items() if k != "total"} for r in rows]
         return {"count": count, "members": [dict(r) for r in rows], "limit": limit}
 
     # -- writing -----------------------------------------------------------------------------
