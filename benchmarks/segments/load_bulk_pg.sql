@@ -49,3 +49,18 @@ FROM (
 UPDATE core_contacts SET last_activity_at = x.last
 FROM (SELECT contact_id, max(occurred_at) AS last FROM core_activities GROUP BY contact_id) x
 WHERE x.contact_id = core_contacts.id;
+-- companies as records (the KPI counts them) and each contact linked to its company
+INSERT INTO core_companies (name, name_key, industry, size, created_at)
+SELECT DISTINCT ON (lower(company)) company, lower(company), industry, company_size, now()
+FROM core_contacts WHERE company IS NOT NULL ORDER BY lower(company), id;
+UPDATE core_contacts c SET company_id = co.id FROM core_companies co WHERE co.name_key = lower(c.company);
+-- owners: ten sales users, contacts spread over them
+INSERT INTO core_users (email, name, role, password_hash, created_at, updated_at)
+SELECT 'sales' || i || '@bench.example.com', 'Sales ' || i, 'sales', '!', now(), now() FROM generate_series(1, 10) i
+ON CONFLICT DO NOTHING;
+UPDATE core_contacts SET owner_id = (SELECT min(id) FROM core_users WHERE role = 'sales') + id % 10;
+-- the search document, as cultiveat_core.services.search writes it
+UPDATE core_contacts c SET search_doc = lower(c.first_name || ' ' || c.last_name || ' ' || c.email || ' '
+    || coalesce(c.company, '') || ' ' || coalesce(c.position, '') || ' ' || coalesce(
+        (SELECT string_agg(t.name, ' ') FROM core_contact_tags ct JOIN core_tags t ON t.id = ct.tag_id
+         WHERE ct.contact_id = c.id), ''));
