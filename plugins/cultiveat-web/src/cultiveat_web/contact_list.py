@@ -1,8 +1,14 @@
-"""The contacts list query: seed 003's search and filters, 50 per page, set-based SQL.
+"""The contacts list query: seed 003's search and filters, 50 per page, on the core's listing.
 
-Reads the core tables directly (plugins read freely, write through services). Plugin
-``ContactField`` values become columns and, for numbers, range filters (a scoring plugin's
-score gives the seed's "score range" without this module knowing it).
+The filters become the core's listing parameters (``cultiveat_core.services.listing``: the
+same conditions, sort and keyset cursors as ``GET /api/contacts``), so the page and the API
+agree on what a filter means. Pages are keyset pages ("next" / "previous" links carrying a
+cursor, no OFFSET); a filtered page counts its matches only up to ``COUNT_CAP`` (a bounded
+``LIMIT`` subquery, never an exact count over every match), the unfiltered page shows the
+core's kept contact counter. Sensitive fields are masked with the core's ``crm.fields_policy``
+for roles without ``contacts.read_sensitive``. Plugin ``ContactField`` values become columns
+and, for numbers, range filters (a scoring plugin's score gives the seed's "score range"
+without this module knowing it).
 """
 
 from __future__ import annotations
@@ -18,14 +24,14 @@ import sqlalchemy as sa
 from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor, Contact
 from cultiveat_core.errors import FieldError
-from cultiveat_core.services.search import search_condition
+from cultiveat_core.services import listing
 
 if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000  # a filtered page says "1,000+" beyond this instead of counting every match
 c = tables.contacts
-ct = tables.contact_tags
 t = tables.tags
 MULTI_FILTERS = ("stage", "company", "type", "channel", "tag")
 
@@ -42,7 +48,10 @@ class ListQuery:
     created_to: date | None = None
     ranges: Mapping[str, tuple[float | None, float | None]] = attrs.field(factory=dict)
     stale: bool = False
-    page: int = 1
+    sort: str = ""
+    cursor: str = ""  # the next page starts after this row (the core's cursor)
+    before: str = ""  # the previous page ends before this row
+    start: int = 1  # position of the page's first row, for "51-100" (display only)
 
     def active(self) -> bool:
         return bool(
@@ -54,24 +63,47 @@ class ListQuery:
             or self.stale
         )
 
+    def listing_params(self) -> dict[str, Any]:
+        """The core listing's parameters for these filters (``stale`` is the page's own)."""
+        params: dict[str, Any] = {name: list(getattr(self, name)) for name in MULTI_FILTERS}
+        params["q"] = self.q
+        if self.created_from:
+            params["created_from"] = self.created_from.isoformat()
+        if self.created_to:
+            params["created_to"] = self.created_to.isoformat()
+        for name, (low, high) in self.ranges.items():
+            if low is not None:
+                params[f"{name}_min"] = str(low)
+            if high is not None:
+                params[f"{name}_max"] = str(high)
+        return {k: v for k, v in params.items() if v}
+
 
 @attrs.frozen
 class ListPage:
     contacts: list[Contact]
-    total: int
-    page: int
+    total: int  # exact when ``capped`` is False, else "at least this many"
+    capped: bool
+    start: int
+    next_cursor: str | None
+    previous_cursor: str | None
+    counted: bool = True  # False: a filtered page that left counting to ``/contacts/count``
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+    def end(self) -> int:
+        return self.start + len(self.contacts) - 1
+
+    @property
+    def total_label(self) -> str:
+        return count_label(self.total, self.capped)
+
+
+def count_label(total: int, capped: bool) -> str:
+    return f"{total:,}+" if capped else f"{total:,}"
 
 
 def visible_fields(crm: CRM, actor: Actor) -> list[Any]:
-    return [
-        f
-        for f in crm.registry.contact_fields.values()
-        if f.permission is None or actor.can(f.permission)
-    ]
+    return list(listing.visible_fields(crm, actor).values())
 
 
 def _date(value: str, name: str, errors: list[FieldError]) -> date | None:
@@ -88,104 +120,165 @@ def _number(value: str, name: str, errors: list[FieldError]) -> float | None:
     if not value.strip():
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         errors.append(FieldError(name, f"{value!r} is not a number"))
         return None
+    if number != number or number in (float("inf"), float("-inf")):
+        errors.append(FieldError(name, "must be a finite number"))
+        return None
+    return number
 
 
 def parse_query(params: Any, numeric_fields: Sequence[str]) -> tuple[ListQuery, list[FieldError]]:
-    """Build the query from request parameters (``getall`` for multi-valued ones)."""
+    """Build the query from request parameters (``getall`` for multi-valued ones).
+
+    A bad value is reported (shown next to the filters) and left out of the query."""
     errors: list[FieldError] = []
 
     def many(name: str) -> tuple[str, ...]:
         return tuple(
-            dict.fromkeys(str(v).strip() for v in params.getall(name, []) if str(v).strip())
+            dict.fromkeys(str(v).strip()[:200] for v in params.getall(name, []) if str(v).strip())
         )
+
+    def one(name: str) -> str:
+        return str(params.get(name) or "").strip()
 
     ranges: dict[str, tuple[float | None, float | None]] = {}
     for name in numeric_fields:
-        low = _number(str(params.get(f"{name}_min") or ""), f"{name}_min", errors)
-        high = _number(str(params.get(f"{name}_max") or ""), f"{name}_max", errors)
+        low = _number(one(f"{name}_min"), f"{name}_min", errors)
+        high = _number(one(f"{name}_max"), f"{name}_max", errors)
         if low is not None or high is not None:
             ranges[name] = (low, high)
-    try:
-        page = max(1, int(str(params.get("page") or "1")))
-    except ValueError:
-        page = 1
+    start = int(one("start")) if one("start").isdigit() and len(one("start")) < 9 else 1
     query = ListQuery(
-        q=str(params.get("q") or "").strip()[:200],
+        q=one("q")[:200],
         **{name: many(name) for name in MULTI_FILTERS},
-        created_from=_date(str(params.get("created_from") or ""), "created_from", errors),
-        created_to=_date(str(params.get("created_to") or ""), "created_to", errors),
+        created_from=_date(one("created_from"), "created_from", errors),
+        created_to=_date(one("created_to"), "created_to", errors),
         ranges=ranges,
-        stale=str(params.get("stale") or "") == "1",
-        page=page,
+        stale=one("stale") == "1",
+        sort=one("sort")[:40],
+        cursor=one("cursor")[:500],
+        before=one("before")[:500] if not one("cursor") else "",
+        start=max(1, start),
     )
     return query, errors
 
 
-def _in_ci(column: Any, values: Sequence[str]) -> Any:
-    return sa.func.lower(column).in_([v.lower() for v in values])
+def stale_condition(now: datetime) -> Any:
+    """No activity for 30 days, counting creation as activity (a contact added today is not
+    stale); the same rule as the rows' marking (``formatting.is_stale``)."""
+    return sa.func.coalesce(c.c.last_activity_at, c.c.created_at) < now - timedelta(days=30)
 
 
-def conditions(crm: CRM, query: ListQuery, fields: Mapping[str, Any], now: datetime) -> list[Any]:
-    where: list[Any] = []
-    if query.q:
-        # the core's search document (trigram-indexed on both databases), as the API searches
-        where.append(search_condition(crm.engine.dialect.name, query.q))
-    for name in ("stage", "company", "type", "channel"):
-        values = getattr(query, name)
-        if values:
-            where.append(_in_ci(c.c[name], values))
-    if query.tag:
-        where.append(
-            sa.exists().where(
-                ct.c.contact_id == c.c.id,
-                ct.c.tag_id == t.c.id,
-                t.c.name_key.in_([v.lower() for v in query.tag]),
-            )
-        )
-    if query.created_from:
-        where.append(
-            c.c.created_at >= datetime.combine(query.created_from, datetime.min.time(), UTC)
-        )
-    if query.created_to:
-        end = datetime.combine(query.created_to, datetime.min.time(), UTC) + timedelta(days=1)
-        where.append(c.c.created_at < end)
-    for name, (low, high) in query.ranges.items():
-        expression = fields[name].expression(c)
-        if low is not None:
-            where.append(expression >= low)
-        if high is not None:
-            where.append(expression <= high)
-    if query.stale:
-        cutoff = now - timedelta(days=30)
-        where.append(sa.func.coalesce(c.c.last_activity_at, c.c.created_at) < cutoff)
-    return where
+def where_clause(crm: CRM, actor: Actor, query: ListQuery, now: datetime) -> Any:
+    """The core listing's conditions for the filters, plus the page's stale rule."""
+    where = listing.parse_query(crm, actor, query.listing_params()).where()
+    return sa.and_(where, stale_condition(now)) if query.stale else where
 
 
-def run_query(crm: CRM, actor: Actor, query: ListQuery, now: datetime | None = None) -> ListPage:
-    """One page of contacts (newest first) plus the total, in four queries."""
+def masked(crm: CRM, actor: Actor, contacts: Sequence[Contact]) -> list[Contact]:
+    """``contacts`` with the fields the core's field policy hides from ``actor`` masked."""
+    policy = crm.fields_policy
+    if policy.can_see(actor):
+        return list(contacts)
+    names = [n for n in policy.sensitive if n in attrs.fields_dict(Contact)]
+    result = []
+    for contact in contacts:
+        shown = policy.mask(actor, {n: getattr(contact, n) for n in names})
+        result.append(attrs.evolve(contact, **{n: shown[n] for n in names}))
+    return result
+
+
+def count_capped(conn: sa.Connection, where: Any, cap: int | None = None) -> tuple[int, bool]:
+    """How many rows match, counting at most ``cap + 1`` of them (default ``COUNT_CAP``)."""
+    cap = COUNT_CAP if cap is None else cap
+    bounded = sa.select(c.c.id).where(where).limit(cap + 1).subquery()
+    found = int(conn.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one())
+    return min(found, cap), found > cap
+
+
+def run_query(
+    crm: CRM,
+    actor: Actor,
+    query: ListQuery,
+    now: datetime | None = None,
+    *,
+    all_contacts: int | None = None,
+    count: bool = True,
+) -> ListPage:
+    """One keyset page of contacts (newest first by default) and how many match.
+
+    Queries: the page's ids (``PAGE_SIZE + 1`` rows along an index), the contacts with their
+    tags, and the bounded count when filtered. Unfiltered, the total is ``all_contacts`` (the
+    core's kept counter, which the page's KPI cards already read) or a count when not given.
+    With ``count=False`` a filtered page does not count: the total is what the page shows
+    ("50+" while there is a next page), and ``/contacts/count`` fills in the capped count."""
     crm.permissions.require(actor, "contacts.read")
     now = now or datetime.now(UTC)
-    fields = {f.name: f for f in visible_fields(crm, actor)}
-    where = conditions(crm, query, fields, now)
-    with crm.engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(c).where(*where)).scalar_one()
-        ids = (
-            conn.execute(
-                sa.select(c.c.id)
-                .where(*where)
-                .order_by(c.c.id.desc())
-                .limit(PAGE_SIZE)
-                .offset((query.page - 1) * PAGE_SIZE)
-            )
-            .scalars()
-            .all()
+    where = where_clause(crm, actor, query, now)
+    _, expr, descending, nullable = listing.parse_sort(crm, actor, query.sort or None)
+    backwards = bool(query.before)
+    statement = sa.select(c.c.id, expr.label("sort_value")).where(where)
+    cursor = query.before or query.cursor
+    if cursor:
+        value, id_ = listing.decode_cursor(cursor)
+        # the previous page: the rows before the cursor, read in the opposite order
+        statement = statement.where(
+            listing.keyset_condition(expr, descending != backwards, nullable, value, id_)
         )
-        contacts = crm.contacts.load(conn, ids)
-    return ListPage(contacts=contacts, total=int(total), page=query.page)
+    statement = statement.order_by(
+        *listing.order_by(expr, descending != backwards, nullable)
+    ).limit(PAGE_SIZE + 1)
+    with crm.engine.connect() as conn:
+        rows = conn.execute(statement).all()
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        if backwards:
+            rows.reverse()
+        contacts = crm.contacts.load(conn, [r.id for r in rows])
+        counted = True
+        if not query.active():
+            total, capped = _all_contacts(conn, all_contacts), False
+        elif count:
+            total, capped = count_capped(conn, where)
+        else:
+            total, capped, counted = 0, False, False
+    if backwards:
+        # rows before the cursor; more of them when the page came back full plus one
+        start = max(2, query.start - PAGE_SIZE) if more else 1
+        has_next, has_previous = True, more
+    else:
+        start = query.start if cursor else 1
+        has_next, has_previous = more, bool(cursor)
+    if not counted:
+        # what this page proves: its rows and those before it, more if there is a next page
+        total, capped = start - 1 + len(rows), has_next
+    next_cursor = previous_cursor = None
+    if rows and has_next:
+        next_cursor = listing.encode_cursor(_cursor_value(rows[-1].sort_value), rows[-1].id)
+    if rows and has_previous:
+        previous_cursor = listing.encode_cursor(_cursor_value(rows[0].sort_value), rows[0].id)
+    return ListPage(
+        contacts=masked(crm, actor, contacts),
+        total=total,
+        capped=capped,
+        start=start,
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
+        counted=counted,
+    )
+
+
+def _cursor_value(value: Any) -> Any:
+    return float(value) if hasattr(value, "is_finite") else value
+
+
+def _all_contacts(conn: sa.Connection, known: int | None) -> int:
+    if known is not None:
+        return known
+    return int(conn.execute(sa.select(sa.func.count()).select_from(c)).scalar_one())
 
 
 def field_values(
@@ -216,9 +309,9 @@ def export_rows(
     fields = {f.name: f for f in visible_fields(crm, actor)}
     with crm.engine.connect() as conn:
         if query is not None:
-            where = conditions(crm, query, fields, datetime.now(UTC))
+            where = where_clause(crm, actor, query, datetime.now(UTC))
             ids = (
-                conn.execute(sa.select(c.c.id).where(*where).order_by(c.c.id.desc()).limit(limit))
+                conn.execute(sa.select(c.c.id).where(where).order_by(c.c.id.desc()).limit(limit))
                 .scalars()
                 .all()
             )
@@ -226,7 +319,7 @@ def export_rows(
         values: dict[str, dict[int, Any]] = {name: {} for name in fields}
         for start in range(0, len(ids), 1000):
             chunk = list(ids[start : start + 1000])
-            contacts += crm.contacts.load(conn, chunk)
+            contacts += masked(crm, actor, crm.contacts.load(conn, chunk))
             for name, found in field_values(conn, fields, chunk).items():
                 values[name].update(found)
     return contacts, values

@@ -72,10 +72,19 @@ def contacts_list(req: PageRequest) -> Response[Any]:
     fields = contact_list.visible_fields(req.crm, req.actor)
     numeric = [f for f in fields if f.type == "number"]
     query, errors = contact_list.parse_query(req.request.query_params, [f.name for f in numeric])
-    result = contact_list.run_query(req.crm, req.actor, query)
+    cards = kpis.contact_cards(req.crm, req.actor)
+    all_contacts = next((card.value for card in cards if card.name == "contacts"), None)
+    result = contact_list.run_query(
+        req.crm,
+        req.actor,
+        query,
+        all_contacts=all_contacts if isinstance(all_contacts, int) else None,
+        count=False,  # a filtered page's count comes from /contacts/count (capped, deferred)
+    )
     ids = [c.id for c in result.contacts]
     now = datetime.now(UTC)
     params = req.request.query_params
+    paging = ("cursor", "before", "start")
     return req.render(
         "contacts/list.html",
         title="Contacts",
@@ -89,12 +98,50 @@ def contacts_list(req: PageRequest) -> Response[Any]:
         company_matches=contact_list.companies_matching(req.crm, req.param("company_q")),
         columns=column_values(req, ids),
         stale={c.id for c in result.contacts if formatting.is_stale(c, now)},
-        cards=kpis.contact_cards(req.crm, req.actor),
+        cards=cards,
         max_tags=MAX_TAGS_SHOWN,
+        sees_sensitive=req.crm.fields_policy.can_see(req.actor),
         bulk=bulk_actions(req),
         row_actions=row_actions(req),
-        page_link=lambda n: "?" + _query_string(params, page=n),
-        filters_query=_query_string(params, page=None),
+        next_link=(
+            "?" + _query_string(params, before=None, cursor=result.next_cursor,
+                                start=result.end + 1)
+            if result.next_cursor
+            else None
+        ),
+        previous_link=(
+            "?" + _query_string(params, cursor=None, before=result.previous_cursor,
+                                start=result.start)
+            if result.previous_cursor
+            else None
+        ),
+        first_link="?" + _query_string(params, **dict.fromkeys(paging)),
+        filters_query=_query_string(params, **dict.fromkeys(paging)),
+        count_url=(
+            "/contacts/count?" + _query_string(params, **dict.fromkeys(paging))
+            if not result.counted
+            else None
+        ),
+    )
+
+
+@page_route("/contacts/count")
+def contacts_count(req: PageRequest) -> Response[Any]:
+    """How many contacts match the list's filters, counted up to ``COUNT_CAP`` (JSON; the list
+    page asks for it after rendering, so a filtered page never waits for a count)."""
+    numeric = [
+        f.name for f in contact_list.visible_fields(req.crm, req.actor) if f.type == "number"
+    ]
+    query, errors = contact_list.parse_query(req.request.query_params, numeric)
+    if errors:
+        raise ValidationError(errors)
+    where = contact_list.where_clause(req.crm, req.actor, query, datetime.now(UTC))
+    req.crm.permissions.require(req.actor, "contacts.read")
+    with req.crm.engine.connect() as conn:
+        total, capped = contact_list.count_capped(conn, where)
+    return Response(
+        {"count": total, "capped": capped, "label": contact_list.count_label(total, capped)},
+        status_code=200,
     )
 
 
@@ -206,4 +253,4 @@ def export_csv(req: PageRequest) -> Response[Any]:
     return response
 
 
-ROUTES = [contacts_list, company_suggestions, bulk_update, export_csv]
+ROUTES = [contacts_list, contacts_count, company_suggestions, bulk_update, export_csv]

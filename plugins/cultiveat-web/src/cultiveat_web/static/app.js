@@ -174,8 +174,22 @@
     Array.prototype.forEach.call(boxes, function (b) { b.addEventListener("change", refresh); });
     refresh();
   }
+  // a filtered list renders without counting ("50+"); the capped count arrives afterwards
+  function fillCounts(root) {
+    var slots = root.querySelectorAll("[data-count-from]");
+    if (!slots.length) { return; }
+    fetch(slots[0].getAttribute("data-count-from"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        Array.prototype.forEach.call(slots, function (el) {
+          el.textContent = data.label;
+          el.removeAttribute("data-count-from");
+        });
+      });
+  }
   var bulkForm = document.getElementById("bulk-form");
-  if (bulkForm) { bindTable(bulkForm); }
+  if (bulkForm) { bindTable(bulkForm); fillCounts(bulkForm); }
 
   var filterForm = document.querySelector("form[data-live-filter]");
   if (filterForm && bulkForm) {
@@ -193,6 +207,7 @@
         if (fresh && current) {
           current.replaceWith(fresh);
           bindTable(fresh);
+          fillCounts(fresh);
           history.replaceState(null, "", url);
         }
       });
