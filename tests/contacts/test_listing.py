@@ -110,3 +110,26 @@ def test_token_last_use_is_written_at_most_once_a_minute(crm, client_for):
         crm.tokens.clear_cache()
         assert client.get("/api/contacts").status_code == 200
         assert last_used() > earlier + timedelta(minutes=4)
+
+
+def test_tag_and_owner_filters_either_way_round(client, crm, monkeypatch):
+    from cultiveat_core.services import listing
+
+    for n in range(1, 7):
+        tags = ["Common"] + (["Rare"] if n == 3 else [])
+        assert client.post("/api/contacts", json=person(n, tags=tags)).status_code == 201
+    expected_common = {f"person{n}@example.com" for n in range(1, 7)}
+    # SQLite picks probing (EXISTS) above the threshold and IN below: both give the same rows
+    for threshold in (0, 1, 10_000):
+        monkeypatch.setattr(listing, "SQLITE_TAG_PROBE_ABOVE", threshold)
+        assert _emails(client, {"tag": "common"}) == expected_common
+        assert _emails(client, {"tag": "Rare"}) == {"person3@example.com"}
+        assert _emails(client, {"tag": ["rare", "common"]}) == {"person3@example.com"}
+        assert _emails(client, {"tag": "missing"}) == set()
+    me = client.get("/api/contacts", params={"owner": "me", "limit": 1}).json()["items"][0]
+    assert me["owner"] is not None
+    assert _emails(client, {"owner": "me"}) == expected_common
+    assert _emails(client, {"owner": me["owner"].upper()}) == expected_common
+    assert _emails(client, {"owner": str(me["owner_id"])}) == expected_common
+    assert _emails(client, {"owner": ["nobody@example.com", str(me["owner_id"])]}) == expected_common
+    assert _emails(client, {"owner": "nobody@example.com"}) == set()

@@ -348,3 +348,12 @@ import_chunks = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 sa.Index("ix_core_contacts_stage_created_id", contacts.c.stage, contacts.c.created_at, contacts.c.id)
+# case-insensitive filters (lower(column) IN ...) and "my contacts", newest first (core_0102)
+sa.Index("ix_core_contacts_type_lower_created", sa.func.lower(contacts.c.type), contacts.c.created_at, contacts.c.id)
+sa.Index(
+    "ix_core_contacts_channel_lower_created", sa.func.lower(contacts.c.channel), contacts.c.created_at, contacts.c.id
+)
+sa.Index(
+    "ix_core_contacts_industry_lower_created", sa.func.lower(contacts.c.industry), contacts.c.created_at, contacts.c.id
+)
+sa.Index("ix_core_contacts_owner_created_id", contacts.c.owner_id, contacts.c.created_at, contacts.c.id)

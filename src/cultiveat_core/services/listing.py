@@ -207,22 +207,19 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
             else:
                 emails.append(owner.lower())
         u = tables.users
-        conditions.append(
-            sa.or_(
-                c.c.owner_id.in_(ids),
-                c.c.owner_id.in_(sa.select(u.c.id).where(sa.func.lower(u.c.email).in_(emails))),
+        # only the parts asked for: an OR with an empty branch keeps the planner from using
+        # the (owner_id, created_at, id) index
+        by_owner = []
+        if ids:
+            by_owner.append(c.c.owner_id.in_(ids))
+        if emails:
+            by_owner.append(
+                c.c.owner_id.in_(sa.select(u.c.id).where(sa.func.lower(u.c.email).in_(emails)))
             )
-        )
+        conditions.append(sa.or_(*by_owner) if by_owner else sa.false())
     for tag in _values(params, "tag"):
         echo.setdefault("tag", []).append(tag)
-        ct, t = tables.contact_tags, tables.tags
-        conditions.append(
-            c.c.id.in_(
-                sa.select(ct.c.contact_id)
-                .join(t, t.c.id == ct.c.tag_id)
-                .where(t.c.name_key == tag.lower())
-            )
-        )
+        conditions.append(_tag_condition(crm, tag))
     for name, column, op in (
         ("size_min", c.c.company_size, "ge"),
         ("size_max", c.c.company_size, "le"),
@@ -293,6 +290,28 @@ def parse_query(crm: CRM, actor: Actor, params: Mapping[str, Any]) -> ContactQue
     if errors:
         raise ValidationError(errors)
     return ContactQuery(tuple(conditions), echo)
+
+
+# SQLite: a tag on more contacts than this is filtered by walking the sort order and probing
+# each contact's tags (EXISTS); a rarer one by reading its contacts and sorting them (IN)
+SQLITE_TAG_PROBE_ABOVE = 500
+
+
+def _tag_condition(crm: CRM, tag: str) -> Any:
+    """Contacts carrying ``tag``. PostgreSQL's planner picks between a semi-join and probing
+    from the tag's statistics; SQLite always materialises ``IN (subquery)`` and sorts every
+    tagged contact (190 ms for a tag on 12,000 of 100,000 contacts), so there the choice is
+    made here from the tag's count (read from the covering ``tag_id`` index)."""
+    ct, t = tables.contact_tags, tables.tags
+    tag_ids = sa.select(t.c.id).where(t.c.name_key == tag.lower()).scalar_subquery()
+    if crm.engine.dialect.name == "sqlite":
+        with crm.engine.connect() as conn:
+            used = conn.execute(
+                sa.select(sa.func.count()).select_from(ct).where(ct.c.tag_id == tag_ids)
+            ).scalar_one()
+        if used > SQLITE_TAG_PROBE_ABOVE:
+            return sa.exists().where(ct.c.contact_id == c.c.id, ct.c.tag_id == tag_ids)
+    return c.c.id.in_(sa.select(ct.c.contact_id).where(ct.c.tag_id == tag_ids))
 
 
 def _canonical_stages(wanted: Iterable[str]) -> list[str]:
