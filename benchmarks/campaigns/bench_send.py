@@ -20,6 +20,7 @@ import signal
 import smtplib
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from email.message import EmailMessage
@@ -48,6 +49,8 @@ def sh_env(args: argparse.Namespace, db_url: str) -> dict[str, str]:
         "CULTIVEAT_JOB_POLL_SECONDS": "0.5",
         "CULTIVEAT_CAMPAIGNS_PUBLIC_URL": "https://crm.cultiveat.test",
         "BENCH_LEASE_SECONDS": str(args.lease),
+        # the outbox claim lease: rows in flight at the SIGKILL are resent (same Message-ID) after it
+        "CULTIVEAT_EMAIL_SEND_LEASE_SECONDS": str(args.send_lease),
     }
 
 
@@ -81,18 +84,26 @@ def tree_rss_kb(pid: int) -> int:
     return total + sum(tree_rss_kb(int(c)) for c in children)
 
 
-def smtp_reference(port: int, count: int) -> float:
-    conn = smtplib.SMTP("127.0.0.1", port)
+def smtp_reference(port: int, count: int, connections: int = 1) -> float:
+    """Raw smtplib: ``connections`` threads, each one persistent connection, ``count`` messages."""
+    def run(offset: int, n: int) -> None:
+        conn = smtplib.SMTP("127.0.0.1", port)
+        for i in range(offset, offset + n):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "crm@cultiveat.test", f"ref{i}@ref.invalid", "reference"
+            msg["Message-ID"] = f"<ref{i}@cultiveat.test>"
+            msg.set_content("Hi there, this is the reference message.")
+            conn.sendmail("crm@cultiveat.test", [f"ref{i}@ref.invalid"], msg.as_bytes())
+        conn.quit()
+
+    per = count // connections
+    threads = [threading.Thread(target=run, args=(k * per, per)) for k in range(connections)]
     started = time.perf_counter()
-    for i in range(count):
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = "crm@cultiveat.test", f"ref{i}@ref.invalid", "reference"
-        msg["Message-ID"] = f"<ref{i}@cultiveat.test>"
-        msg.set_content("Hi there, this is the reference message.")
-        conn.sendmail("crm@cultiveat.test", [f"ref{i}@ref.invalid"], msg.as_bytes())
-    elapsed = time.perf_counter() - started
-    conn.quit()
-    return count / elapsed
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return per * connections / (time.perf_counter() - started)
 
 
 def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen[bytes]:
@@ -101,9 +112,12 @@ def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess
                             start_new_session=True)
 
 
-def count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(1 for line in f if not line.startswith(b"ref"))
+def count_lines(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        with path.open("rb") as f:
+            total += sum(1 for line in f if not line.startswith(b"ref"))
+    return total
 
 
 def main() -> int:
@@ -115,6 +129,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--kill-at", type=float, default=0.3, help="SIGKILL a worker at this fraction sent")
     parser.add_argument("--lease", type=float, default=20.0)
+    parser.add_argument("--send-lease", type=float, default=10.0)
+    parser.add_argument("--sink-procs", type=int, default=2, help="aiosmtpd processes sharing the port")
     parser.add_argument("--port", type=int, default=2526)
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--database", default="bench_campaigns")
@@ -124,8 +140,9 @@ def main() -> int:
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    sink_file = work / "sink.tsv"
-    sink_file.write_text("")
+    sink_files = [work / f"sink{i}.tsv" for i in range(args.sink_procs)]
+    for sink_file in sink_files:
+        sink_file.write_text("")
     pg_version = recreate_database(args.database)
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{args.database}"
     env = sh_env(args, db_url)
@@ -161,10 +178,13 @@ def main() -> int:
         unsub_emails = set(conn.execute(sa.select(core.contacts.c.email_key).where(
             core.contacts.c.id.in_(unsubscribed))).scalars())
 
-    sink = subprocess.Popen(["nice", PY, str(HERE / "sink.py"), "--port", str(args.port), "--out", str(sink_file)],
-                            start_new_session=True)
-    time.sleep(1.5)
+    sinks = [subprocess.Popen(["nice", PY, str(HERE / "sink.py"), "--port", str(args.port), "--out", str(f)],
+                              start_new_session=True) for f in sink_files]
+    time.sleep(5)
+    load_before = os.getloadavg()
     reference = smtp_reference(args.port, 3000)
+    threads_total = args.workers * args.concurrency
+    reference_parallel = smtp_reference(args.port, 6000, threads_total)
     workers = [start_worker(env, args.concurrency, work / f"worker{i}.log") for i in range(args.workers)]
     samples: list[tuple[float, int, list[int]]] = []
     killed_at = restarted_at = None
@@ -181,7 +201,7 @@ def main() -> int:
         expected = args.contacts - len(unsubscribed)
         while time.perf_counter() - t0 < args.timeout:
             time.sleep(0.5)
-            sent = count_lines(sink_file)
+            sent = count_lines(sink_files)
             samples.append((time.perf_counter() - t0, sent, [tree_rss_kb(w.pid) for w in workers]))
             if killed_at is None and sent >= args.kill_at * expected:
                 os.killpg(workers[0].pid, signal.SIGKILL)
@@ -205,14 +225,18 @@ def main() -> int:
                 w.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(w.pid, signal.SIGKILL)
-        sink.send_signal(signal.SIGTERM)
-        sink.wait(10)
+        load_after = os.getloadavg()
+        for sink in sinks:
+            sink.send_signal(signal.SIGTERM)
+        for sink in sinks:
+            sink.wait(10)
 
     per_rcpt: dict[str, list[str]] = defaultdict(list)
-    for line in sink_file.read_text().splitlines():
-        rcpt, mid = line.split("\t")
-        if not rcpt.endswith("@ref.invalid"):
-            per_rcpt[rcpt.lower()].append(mid)
+    for sink_file in sink_files:
+        for line in sink_file.read_text().splitlines():
+            rcpt, mid = line.split("\t")
+            if not rcpt.endswith("@ref.invalid"):
+                per_rcpt[rcpt.lower()].append(mid)
     with crm.connect() as conn:
         wanted = set(conn.execute(sa.select(core.contacts.c.email_key).join(
             recipients, recipients.c.contact_id == core.contacts.c.id).where(
@@ -235,12 +259,18 @@ def main() -> int:
         "messages_per_second_overall": round(got / last_t, 1) if last_t else None,
         "messages_per_second_10_to_90pct": round(0.8 * got / (t90 - t10), 1) if t90 > t10 else None,
         "reference_raw_smtplib_one_connection_msgs_per_s": round(reference, 1),
+        f"reference_raw_smtplib_{threads_total}_connections_msgs_per_s": round(reference_parallel, 1),
+        "ratio_steady_to_parallel_reference": round(0.8 * got / (t90 - t10) / reference_parallel, 2)
+        if t90 > t10 else None,
+        "sink_processes": args.sink_procs, "load_average_before": load_before, "load_average_after": load_after,
         "killed_worker_at_s": killed_at, "restarted_at_s": restarted_at,
         "recipients_expected": len(wanted),
         "recipients_exactly_one": sum(1 for e in wanted if len(per_rcpt.get(e, [])) == 1),
         "recipients_none": sum(1 for e in wanted if not per_rcpt.get(e)),
         "recipients_more_than_one": sum(1 for e in wanted if len(per_rcpt.get(e, [])) > 1),
         "recipients_with_two_distinct_message_ids": sum(1 for e in wanted if len(set(per_rcpt.get(e, []))) > 1),
+        "recipients_exactly_one_distinct_message_id": sum(1 for e in wanted if len(set(per_rcpt.get(e, []))) == 1),
+        "extra_copies_of_a_message_id": got - sum(len(set(v)) for v in per_rcpt.values()),
         "unsubscribed_who_received": sum(1 for e in unsub_emails if per_rcpt.get(e)),
         "outbox_status": outbox, "recipient_status": rstatus,
         "workers_rss_mb_peak": round(max(rss) / 1024, 1) if rss else None,

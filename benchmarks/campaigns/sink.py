@@ -1,6 +1,10 @@
 """An aiosmtpd sink for the send benchmark: one line per accepted message, "<rcpt>\t<Message-ID>".
 
     python benchmarks/campaigns/sink.py --port 2525 --out /tmp/sink.tsv
+
+The handler does the least it can (find the Message-ID in the header block, write one line);
+the port is opened with SO_REUSEPORT, so several sink processes can share it (the kernel
+spreads the connections) when one Python process is the bottleneck.
 """
 
 from __future__ import annotations
@@ -30,12 +34,19 @@ class Recorder:
         return "250 OK"
 
 
+class SharedPortController(Controller):
+    def _create_server(self):
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, reuse_port=True
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    controller = Controller(Recorder(args.out), hostname="127.0.0.1", port=args.port)
+    controller = SharedPortController(Recorder(args.out), hostname="127.0.0.1", port=args.port)
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,6 +1,8 @@
 """Delivery against a real aiosmtpd server: outbox, retries, suppression, headers."""
 
+import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +12,7 @@ from cultiveat_email.smtp import parse_smtp_url
 from cultiveat_email.tables import messages, suppressions
 
 from cultiveat_core import Actor, ValidationError
+from cultiveat_core.db.metadata import utcnow
 
 SYSTEM = Actor.system("tests")
 
@@ -105,25 +108,79 @@ def test_the_same_batch_twice_sends_each_message_once(crm, sink):
     assert len(crm.activities.timeline(SYSTEM, people[0].id, types=["email_sent"])) == 1
 
 
-def test_a_row_left_sending_by_a_dead_process_is_never_sent_again(crm, sink):
-    ann = contact(crm)
-    service(crm).deliver([message(ann, key="probe")])
-    with crm.begin() as conn:  # what a SIGKILL between claim and the server's reply leaves
+def _left_sending(crm, c, key, message_id, age_seconds, status="sending"):
+    """What a SIGKILL during a chunk leaves: a claimed row whose claim is ``age_seconds`` old."""
+    with crm.begin() as conn:
         conn.execute(
             messages.insert().values(
-                send_key="campaign:9",
-                contact_id=ann.id,
-                to_address=ann.email,
-                subject="x",
-                message_id="<dead@cultiveat.test>",
-                status="sending",
+                send_key=key,
+                contact_id=c.id,
+                to_address=c.email,
+                subject="Hello",
+                message_id=message_id,
+                status=status,
                 attempts=1,
                 meta={},
+                updated_at=utcnow() - timedelta(seconds=age_seconds),
             )
         )
+
+
+def test_a_row_left_sending_is_resent_with_the_same_message_id_after_its_lease(crm, sink):
+    ann = contact(crm)
+    # claimed 10 s ago: the lease (120 s) is running, another process may be sending it now
+    _left_sending(crm, ann, "campaign:9", "<dead@cultiveat.test>", 10)
     [result] = service(crm).deliver([message(ann, key="campaign:9")])
+    assert result["status"] == "in_progress" and not result["new"]
+    assert sink.messages == []
+    # the lease ran out: the process died; resent once, with the Message-ID chosen at first
+    with crm.begin() as conn:
+        conn.execute(messages.update().values(updated_at=utcnow() - timedelta(seconds=121)))
+    [result] = service(crm).deliver([message(ann, key="campaign:9")])
+    assert result["status"] == "sent" and result["message_id"] == "<dead@cultiveat.test>"
+    [got] = sink.to(ann.email)
+    assert got["msg"]["Message-ID"] == "<dead@cultiveat.test>"
+    with crm.connect() as conn:
+        assert conn.execute(sa.select(messages.c.attempts)).scalar() == 2
+    [again] = service(crm).deliver([message(ann, key="campaign:9")])
+    assert again["status"] == "sent" and not again["new"]
+    assert len(sink.messages) == 1
+
+
+def test_a_legacy_unknown_row_is_never_resent(crm, sink):
+    ann = contact(crm)
+    _left_sending(crm, ann, "campaign:8", "<old@cultiveat.test>", 3600, status="unknown")
+    [result] = service(crm).deliver([message(ann, key="campaign:8")])
     assert result["status"] == "unknown"
-    assert len(sink.messages) == 1  # only the probe
+    assert sink.messages == []
+
+
+def test_a_slow_chunk_renews_its_claim_so_no_other_process_takes_it(make_crm, email_env, sink):
+    """Throttled to 5/s with a 1.5 s lease: the 20 messages take ~3 s, the sender renews its
+    claims every 0.5 s, and a second process delivering the same batch at 2 s sends none."""
+    import cultiveat_email.plugin
+    from cultiveat_email.delivery import EmailService
+
+    env = {
+        **email_env,
+        "CULTIVEAT_EMAIL_RATE_LIMIT": "5",
+        "CULTIVEAT_EMAIL_SEND_LEASE_SECONDS": "1.5",
+        "CULTIVEAT_EMAIL_THROTTLE_REDIS_URL": "off",
+    }
+    crm = make_crm(plugins=[cultiveat_email.plugin], environ=env)
+    people = [contact(crm, f"s{i}@example.com") for i in range(20)]
+    batch = [message(p) for p in people]
+    first: list = []
+    runner = threading.Thread(target=lambda: first.extend(service(crm).deliver(batch)))
+    runner.start()
+    time.sleep(2.0)  # past the first lease: only renewal keeps the rows claimed
+    other = EmailService(crm)  # another process: its own throttle and connection
+    second = other.deliver(batch)
+    runner.join(30)
+    assert [r["status"] for r in first] == ["sent"] * 20
+    assert {r["status"] for r in second} <= {"sent", "in_progress"}
+    assert not any(r["new"] for r in second)
+    assert sorted(m["to"][0] for m in sink.messages) == sorted(p.email for p in people)
 
 
 @pytest.mark.parametrize(

@@ -304,9 +304,13 @@ def send_batch(ctx: JobContext, campaign_id: int, first_id: int, last_id: int) -
     counts: dict[str, int] = {"excluded": len(excluded)}
     for u in updates:
         counts[u["status"]] = counts.get(u["status"], 0) + 1
-    if counts.get("deferred"):
+    held = sum(1 for res in results if res["status"] == "in_progress")
+    if counts.get("deferred") or held:
+        # deferred: 4xx/connection errors; held: rows claimed by a process that may have died
+        # (the channel resends them, with the same Message-ID, once that claim's lease is over)
         raise RetryLater(
-            f"{counts['deferred']} message(s) deferred by the {ch.name} channel; retrying"
+            f"{counts.get('deferred', 0)} message(s) deferred and {held} held by another "
+            f"process in the {ch.name} channel; retrying"
         )
     _complete_if_done(crm, campaign_id)
     return counts

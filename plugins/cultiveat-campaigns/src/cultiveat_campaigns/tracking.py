@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import html as html_lib
 import re
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from cultiveat_campaigns.settings import CampaignsSettings
+from cultiveat_campaigns.state import state
 from cultiveat_core import CRM
 from cultiveat_core.errors import ConfigurationError
 
@@ -27,6 +28,11 @@ def _secret(crm: CRM) -> bytes:
     key = crm.settings.secret_key
     if not key:
         raise ConfigurationError("tracking links need CULTIVEAT_SECRET_KEY to be set")
+    return _derive(key)
+
+
+@lru_cache(maxsize=8)
+def _derive(key: str) -> bytes:
     return hashlib.sha256(b"campaigns-tracking:" + key.encode()).digest()
 
 
@@ -61,7 +67,8 @@ def verify_click(crm: CRM, tok: str, url: str, signature: str) -> bool:
 
 
 def base_url(crm: CRM) -> str:
-    return crm.plugin_settings(CampaignsSettings).public_url.rstrip("/")
+    # the settings read once per CRM (reading them per message cost more than rendering it)
+    return state(crm).settings.public_url.rstrip("/")
 
 
 def unsubscribe_url(crm: CRM, tok: str) -> str:

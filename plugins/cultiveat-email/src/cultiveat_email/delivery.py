@@ -1,10 +1,10 @@
-"""Delivering a batch of messages: outbox rows first, then SMTP, one message at a time.
+"""Delivering a batch of messages: outbox rows first (set-based), then SMTP, then the outcomes.
 
-This runs inside a job (never in a request). For each message: insert-or-find its outbox
-row, skip it when it was already handled, skip suppressed addresses, claim it, throttle,
-send over one reused SMTP connection, retry 4xx/connection errors with backoff, and on 5xx
-mark it failed and suppress the address. Activities (``email_sent``, ``email_bounced``) are
-logged for the whole batch at the end with one ``log_many``.
+This runs inside a job (never in a request). One transaction inserts-or-finds the outbox rows,
+skips the ones already handled and the suppressed addresses, and claims the rest (a lease);
+the messages go over one SMTP connection (throttled, 4xx/connection errors retried with
+backoff, 5xx failed and the address suppressed); one transaction records the outcomes.
+Activities (``email_sent``, ``email_bounced``) are logged for the batch with one ``log_many``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,9 @@ from cultiveat_email.tables import suppressions
 from cultiveat_email.throttle import Throttle
 
 log = logging.getLogger("cultiveat.email")
+
+
+RECORD_EVERY = 10  # outcomes written per transaction while a chunk is being sent
 
 
 class DeliveryDeferred(Exception):
@@ -44,13 +48,29 @@ def _insert_ignore(
     conn.execute(insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
 
 
+def throttle_redis_url(crm: CRM, settings: EmailSettings) -> str:
+    """The Redis shared by the throttles: the setting, else the broker when it is Redis."""
+    url = settings.throttle_redis_url.strip()
+    if url.lower() in ("off", "none", "0"):
+        return ""
+    if url:
+        return url
+    broker = crm.settings.broker_url or ""
+    return broker if broker.startswith(("redis://", "rediss://", "unix://")) else ""
+
+
 class EmailService:
     """``crm.extensions["email"]``: delivery, suppression and the settings in force."""
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self.settings: EmailSettings = load(crm)
-        self.throttle = Throttle(self.settings.rate_limit, self.settings.domain_rate_limit)
+        self.throttle = Throttle(
+            self.settings.rate_limit,
+            self.settings.domain_rate_limit,
+            throttle_redis_url(crm, self.settings),
+            crm.settings.broker_queue or "cultiveat",
+        )
         self.actor = Actor.system("email")
 
     @property
@@ -114,7 +134,9 @@ class EmailService:
         """Send ``items`` (the channel message dicts) once each; answer one result per item.
 
         A message with an invalid address or header (CR/LF) fails alone, with the reason,
-        and is never written to the outbox; the rest of the batch goes on.
+        and is never written to the outbox; the rest of the batch goes on. The database work
+        is set-based: one transaction writes the outbox rows, skips suppressed addresses and
+        claims the rest; one SMTP connection sends them; one transaction records the outcomes.
         """
         _ = self.sender  # no sender configured fails the whole batch at once, with the fix
         prepared: list[dict[str, Any] | None] = []
@@ -137,23 +159,39 @@ class EmailService:
                     "new": False,
                     "meta": dict(item.get("meta") or {}),
                 }
-        rows = outbox.ensure_rows(self.crm, [p for p in prepared if p is not None])
-        pairs = [
-            (item, rows[(p["send_key"], p["contact_id"])])
-            for item, p in zip(items, prepared, strict=True)
-            if p is not None
-        ]
-        outbox.mark_in_doubt(
-            self.crm, [row["id"] for _, row in pairs if row["status"] == "sending"]
-        )
-        blocked = outbox.suppressed_among(
-            self.crm, [row["to_address"] for _, row in pairs if row["status"] in outbox.RETRYABLE]
-        )
+        lease = timedelta(seconds=max(1.0, self.settings.send_lease_seconds))
+        with self.crm.begin() as conn:
+            rows = outbox.ensure_rows(conn, [p for p in prepared if p is not None])
+            pairs = [
+                (item, rows[(p["send_key"], p["contact_id"])])
+                for item, p in zip(items, prepared, strict=True)
+                if p is not None
+            ]
+            expired_before = utcnow() - lease
+            wanted = [row for _, row in pairs if outbox.claimable(row, expired_before)]
+            blocked = outbox.suppressed_among(conn, [row["to_address"] for row in wanted])
+            suppressed_now = [row["id"] for row in wanted if row["to_address"] in blocked]
+            outbox.set_status(
+                conn,
+                suppressed_now,
+                "suppressed",
+                error="the address is suppressed (an earlier bounce or complaint)",
+            )
+            claimed = outbox.claim_many(
+                conn,
+                [row["id"] for row in wanted if row["to_address"] not in blocked],
+                expired_before,
+            )
         results: dict[int, dict[str, Any]] = {}
         for _item, row in pairs:
-            status = "unknown" if row["status"] == "sending" else row["status"]
-            if status in outbox.RETRYABLE and row["to_address"] in blocked:
+            if row["id"] in claimed:
+                status = "claimed"
+            elif row["id"] in suppressed_now:
                 status = "suppressed"
+            elif row["status"] in outbox.FINAL:
+                status = row["status"]
+            else:
+                status = "in_progress"  # another process holds it (its lease is running)
             results[row["id"]] = {
                 "key": row["send_key"],
                 "contact_id": row["contact_id"],
@@ -166,22 +204,11 @@ class EmailService:
                 "new": False,
                 "meta": row["meta"] or {},
             }
-        with self.crm.begin() as conn:
-            outbox.set_status(
-                conn,
-                [
-                    rid
-                    for rid, r in results.items()
-                    if r["status"] == "suppressed" and r["error"] is None
-                ],
-                "suppressed",
-                error="the address is suppressed (an earlier bounce or complaint)",
-            )
-        todo = [
-            (item, row) for item, row in pairs if results[row["id"]]["status"] in outbox.RETRYABLE
-        ]
+            if row["id"] in suppressed_now:
+                results[row["id"]]["error"] = "the address is suppressed"
+        todo = [(item, row) for item, row in pairs if row["id"] in claimed]
         if todo:
-            self._send_all(todo, results)
+            self._send_all(todo, results, lease.total_seconds())
         self._log_activities(
             [r for r in results.values() if r["new"]], {row["id"]: item for item, row in pairs}
         )
@@ -192,19 +219,59 @@ class EmailService:
         self,
         todo: list[tuple[Mapping[str, Any], dict[str, Any]]],
         results: dict[int, dict[str, Any]],
+        lease_seconds: float,
     ) -> None:
+        """Send the claimed rows over one SMTP connection; record the outcomes set-based.
+
+        Outcomes are written every ``RECORD_EVERY`` messages (what a crash can leave in doubt,
+        and so resend with the same Message-ID, is at most that many per sending thread), and
+        the claims on the rest are renewed every third of the lease (throttling, retries).
+        """
         cfg = parse_smtp_url(self.settings.smtp_url, self.settings.smtp_timeout_seconds)
         smtp = SmtpSender(cfg)
-        # The outcome of message i is committed together with the claim of message i+1: one
-        # commit per message, and a row is never 'sending' unless its SMTP transaction is
-        # under way (or the process died during it: then it is in doubt, never resent).
-        unrecorded: tuple[int, str, int | None, str | None] | None = None
+        sender = self.sender
+        envelope_from = compose.address_only(sender)
+        outcomes: list[tuple[int, str, int | None, str | None]] = []
+        bounced: list[tuple[str, int | None, str]] = []
+        remaining = {row["id"] for _, row in todo}
+        renewed = time.monotonic()
+
+        def flush() -> None:
+            nonlocal outcomes, bounced, renewed
+            renew = time.monotonic() - renewed > lease_seconds / 3
+            if held.dialect.name == "sqlite":
+                held.info["immediate"] = True  # as crm.begin(): take the write lock up front
+            with held.begin():
+                outbox.finish_many(held, outcomes)
+                _insert_ignore(
+                    held,
+                    suppressions,
+                    [
+                        {
+                            "address": address,
+                            "reason": "bounce",
+                            "smtp_code": code,
+                            "detail": detail[:1000],
+                            "created_at": utcnow(),
+                        }
+                        for address, code, detail in bounced
+                    ],
+                    "address",
+                )
+                if renew:
+                    outbox.renew(held, sorted(remaining))
+                    renewed = time.monotonic()
+            outcomes, bounced = [], []
+
+        # one database connection for the chunk's bookkeeping (no pool check-out per write)
+        held = self.crm.engine.connect()
         try:
             for item, row in todo:
                 result = results[row["id"]]
+                remaining.discard(row["id"])
                 try:
-                    data = compose.build(
-                        sender=self.sender,
+                    data = compose.build_bytes(
+                        sender=sender,
                         to=row["to_address"],
                         subject=row["subject"],
                         text=str(item.get("text") or ""),
@@ -212,43 +279,39 @@ class EmailService:
                         message_id=row["message_id"],
                         unsubscribe_url=item.get("unsubscribe_url"),
                         headers=item.get("headers"),
-                    ).as_bytes()
+                    )
                 except (ValidationError, ValueError, TypeError) as exc:
-                    with self.crm.begin() as conn:
-                        outbox.finish(conn, row["id"], "failed", None, str(exc)[:1000])
-                    result.update(status="failed", error=str(exc)[:1000], new=True)
+                    error = str(exc)[:1000]
+                    outcomes.append((row["id"], "failed", None, error))
+                    result.update(status="failed", error=error, new=True)
                     continue
-                with self.crm.begin() as conn:
-                    if unrecorded is not None:
-                        outbox.finish(conn, *unrecorded)
-                        unrecorded = None
-                    claimed = outbox.claim(conn, row["id"])
-                if not claimed:
-                    result["status"] = "in_progress"  # another process is sending it now
-                    continue
-                outcome = self._send_with_retries(smtp, row["to_address"], data)
+                outcome = self._send_with_retries(smtp, envelope_from, row["to_address"], data)
                 status = {"sent": "sent", "temporary": "deferred", "permanent": "failed"}[
                     outcome.kind
                 ]
                 error = None if outcome.kind == "sent" else outcome.detail or f"SMTP {outcome.code}"
-                unrecorded = (row["id"], status, outcome.code, error)
+                outcomes.append((row["id"], status, outcome.code, error))
                 if outcome.kind == "permanent":
-                    self.suppress(
-                        [row["to_address"]], "bounce", code=outcome.code, detail=outcome.detail
-                    )
+                    bounced.append((row["to_address"], outcome.code, outcome.detail or ""))
                 result.update(status=status, code=outcome.code, error=error, new=True)
+                if len(outcomes) >= RECORD_EVERY or time.monotonic() - renewed > lease_seconds / 3:
+                    flush()
         finally:
-            if unrecorded is not None:
-                with self.crm.begin() as conn:
-                    outbox.finish(conn, *unrecorded)
             smtp.close()
+            try:
+                if outcomes or bounced:
+                    flush()
+            finally:
+                held.close()
 
-    def _send_with_retries(self, smtp: SmtpSender, to: str, data: bytes) -> Outcome:
+    def _send_with_retries(
+        self, smtp: SmtpSender, envelope_from: str, to: str, data: bytes
+    ) -> Outcome:
         attempts = max(0, self.settings.retry_attempts)
         outcome = Outcome("temporary", None, "not sent")
         for attempt in range(attempts + 1):
             self.throttle.acquire(compose.domain_of(to))
-            outcome = smtp.send(compose.address_only(self.sender), to, data)
+            outcome = smtp.send(envelope_from, to, data)
             if outcome.kind != "temporary":
                 return outcome
             log.warning(

@@ -1,22 +1,27 @@
-"""Outbox rows: insert-or-find per (send key, contact), claim one for sending, record results.
+"""Outbox rows: insert-or-find per (send key, contact), claim a chunk for sending, record results.
 
-A row is claimed (``pending``/``deferred`` -> ``sending``) in its own committed transaction
-right before the SMTP transaction; a row still ``sending`` when a job runs again belonged to
-a process that died mid-send, so whether it left is unknown: it becomes ``unknown`` and is
-never sent again (at most once; the count is reported, see docs/plugins/email.md).
+All set-based: one transaction inserts the chunk's rows, finds the suppressed addresses and
+claims what is to be sent (``pending``/``deferred`` -> ``sending`` with ``UPDATE ... RETURNING``);
+one transaction records the chunk's outcomes. A row is ``sending`` only while a process holds
+its claim; the claim is a lease (``updated_at`` + ``CULTIVEAT_EMAIL_SEND_LEASE_SECONDS``) that
+the sending process renews. A row still ``sending`` after its lease ran out belonged to a
+process that died during the chunk: it is claimed again and resent **with the same
+Message-ID**, so a message the server had already accepted arrives twice with one Message-ID,
+which the receiving side deduplicates (see docs/plugins/email.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from cultiveat_core import CRM
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_email.tables import messages, suppressions
 
+# ``unknown`` is what an earlier version left for rows in flight at a crash: final, never resent.
 FINAL = ("sent", "failed", "suppressed", "unknown")
 RETRYABLE = ("pending", "deferred")
 
@@ -30,7 +35,7 @@ def _insert(dialect: str) -> Any:
 
 
 def ensure_rows(
-    crm: CRM, rows: Sequence[Mapping[str, Any]]
+    conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
 ) -> dict[tuple[str, int | None], dict[str, Any]]:
     """Insert rows that do not exist yet; answer every row (new or old) by (send_key, contact)."""
     if not rows:
@@ -42,61 +47,51 @@ def ensure_rows(
     ]
     keyed = [r for r in values if r["contact_id"] is not None]
     loose = [r for r in values if r["contact_id"] is None]
-    with crm.begin() as conn:
-        if keyed:
-            conn.execute(
-                _insert(conn.dialect.name).on_conflict_do_nothing(
-                    index_elements=["send_key", "contact_id"]
-                ),
-                keyed,
-            )
-        if loose:
-            conn.execute(messages.insert(), loose)
-        found: dict[tuple[str, int | None], dict[str, Any]] = {}
-        keys = sorted({r["send_key"] for r in values})
+    if keyed:
+        conn.execute(
+            _insert(conn.dialect.name).on_conflict_do_nothing(
+                index_elements=["send_key", "contact_id"]
+            ),
+            keyed,
+        )
+    if loose:
+        conn.execute(messages.insert(), loose)
+    found: dict[tuple[str, int | None], dict[str, Any]] = {}
+    if keyed:
+        keys = sorted({r["send_key"] for r in keyed})
         contact_ids = sorted({r["contact_id"] for r in keyed})
-        if keyed:
-            for row in conn.execute(
-                sa.select(messages).where(
-                    messages.c.send_key.in_(keys), messages.c.contact_id.in_(contact_ids)
-                )
-            ).mappings():
-                found[(row["send_key"], row["contact_id"])] = dict(row)
-        if loose:
-            ids = [r["message_id"] for r in loose]
-            for row in conn.execute(
-                sa.select(messages).where(messages.c.message_id.in_(ids))
-            ).mappings():
-                found[(row["send_key"], None)] = dict(row)
+        for row in conn.execute(
+            sa.select(messages).where(
+                messages.c.send_key.in_(keys), messages.c.contact_id.in_(contact_ids)
+            )
+        ).mappings():
+            found[(row["send_key"], row["contact_id"])] = dict(row)
+    if loose:
+        ids = [r["message_id"] for r in loose]
+        for row in conn.execute(
+            sa.select(messages).where(messages.c.message_id.in_(ids))
+        ).mappings():
+            found[(row["send_key"], None)] = dict(row)
     return found
 
 
-def mark_in_doubt(crm: CRM, ids: Sequence[int]) -> None:
-    if ids:
-        with crm.begin() as conn:
-            conn.execute(
-                messages.update()
-                .where(messages.c.id.in_(ids), messages.c.status == "sending")
-                .values(
-                    status="unknown",
-                    updated_at=utcnow(),
-                    error="the sending process stopped during the SMTP transaction; "
-                    "not resent so the contact never gets it twice",
-                )
-            )
+def claimable(row: Mapping[str, Any], expired_before: datetime) -> bool:
+    """Waiting to be sent, or claimed by a process whose lease ran out (it died mid-chunk)."""
+    if row["status"] in RETRYABLE:
+        return True
+    return row["status"] == "sending" and row["updated_at"] < expired_before
 
 
-def suppressed_among(crm: CRM, addresses: Sequence[str]) -> set[str]:
+def suppressed_among(conn: sa.Connection, addresses: Sequence[str]) -> set[str]:
     if not addresses:
         return set()
-    with crm.connect() as conn:
-        return set(
-            conn.execute(
-                sa.select(suppressions.c.address).where(
-                    suppressions.c.address.in_(sorted(set(addresses)))
-                )
-            ).scalars()
-        )
+    return set(
+        conn.execute(
+            sa.select(suppressions.c.address).where(
+                suppressions.c.address.in_(sorted(set(addresses)))
+            )
+        ).scalars()
+    )
 
 
 def set_status(conn: sa.Connection, ids: Sequence[int], status: str, **values: Any) -> None:
@@ -108,28 +103,70 @@ def set_status(conn: sa.Connection, ids: Sequence[int], status: str, **values: A
         )
 
 
-def claim(conn: sa.Connection, row_id: int) -> bool:
-    """Take a row for sending; False when another process already has it or it is finished."""
-    result = conn.execute(
-        messages.update()
-        .where(messages.c.id == row_id, messages.c.status.in_(RETRYABLE))
-        .values(status="sending", attempts=messages.c.attempts + 1, updated_at=utcnow())
-    )
-    return result.rowcount == 1
+def claim_many(conn: sa.Connection, ids: Sequence[int], expired_before: datetime) -> set[int]:
+    """Take rows for sending in one statement; answer the ids this call got.
 
-
-def finish(
-    conn: sa.Connection, row_id: int, status: str, code: int | None, error: str | None
-) -> None:
-    now = utcnow()
-    conn.execute(
+    A row another process claimed (lease still running) or finished meanwhile is not taken:
+    on PostgreSQL the concurrent UPDATE waits for the other transaction and re-checks the
+    condition, so two processes never both claim a row.
+    """
+    if not ids:
+        return set()
+    got = conn.execute(
         messages.update()
-        .where(messages.c.id == row_id)
-        .values(
-            status=status,
-            smtp_code=code,
-            error=error,
-            updated_at=now,
-            sent_at=now if status == "sent" else None,
+        .where(
+            messages.c.id.in_(list(ids)),
+            sa.or_(
+                messages.c.status.in_(RETRYABLE),
+                sa.and_(messages.c.status == "sending", messages.c.updated_at < expired_before),
+            ),
         )
+        .values(status="sending", attempts=messages.c.attempts + 1, updated_at=utcnow())
+        .returning(messages.c.id)
     )
+    return set(got.scalars())
+
+
+def renew(conn: sa.Connection, ids: Sequence[int]) -> None:
+    """Extend the claim of rows still being sent by this process."""
+    if ids:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id.in_(list(ids)), messages.c.status == "sending")
+            .values(updated_at=utcnow())
+        )
+
+
+def finish_many(
+    conn: sa.Connection, outcomes: Sequence[tuple[int, str, int | None, str | None]]
+) -> None:
+    """Record ``(row id, status, smtp code, error)`` outcomes: one UPDATE for the sent rows,
+    one executemany for the others. Only rows still ``sending`` are changed (a row another
+    process re-claimed and finished keeps that outcome)."""
+    if not outcomes:
+        return
+    now = utcnow()
+    sent = [o[0] for o in outcomes if o[1] == "sent"]
+    if sent:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id.in_(sent), messages.c.status == "sending")
+            .values(status="sent", smtp_code=250, error=None, updated_at=now, sent_at=now)
+        )
+    others = [
+        {"rid": rid, "st": status, "code": code, "err": error}
+        for rid, status, code, error in outcomes
+        if status != "sent"
+    ]
+    if others:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("rid"), messages.c.status == "sending")
+            .values(
+                status=sa.bindparam("st"),
+                smtp_code=sa.bindparam("code"),
+                error=sa.bindparam("err"),
+                updated_at=now,
+            ),
+            others,
+        )
