@@ -15,6 +15,7 @@ from cultiveat_web.pages import (
     contacts,
     dashboard,
     imports,
+    profile,
     session,
 )
 from cultiveat_web.tabs import web_contributions
@@ -46,6 +47,7 @@ def register_routes() -> list[Any]:
         *contact_detail.ROUTES,
         *imports.ROUTES,
         *admin.ROUTES,
+        *profile.ROUTES,
     ]
 
 
