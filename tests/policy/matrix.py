@@ -12,7 +12,15 @@ plugin or example package for its own routes), each with entries like::
 
 ``allow`` is a list of roles, ``"any"`` (every authenticated role) or ``"public"`` (no
 authentication; the route is only checked not to fail). ``body`` is sent as JSON
-(``{role}`` is replaced), ``params`` overrides path parameters. Denied roles must get 401,
+(``{role}`` is replaced), ``params`` overrides path parameters, ``form`` is sent as an HTML
+form. A path parameter that names a plugin's object is made by the admin through the API, from
+the file's ``[_fixtures]`` table::
+
+    [_fixtures.campaign_id]
+    path = "/api/campaigns"             # POSTed as the admin; the answer's "id" is the value
+    body = {name = "C", template_id = "{template_id}", audience = {contact_ids = ["{contact}"]}}
+
+(``"{name}"`` inside a fixture body is another fixture's value or a fresh contact's id). Denied roles must get 401,
 403 or 404 (or a redirect to /login for pages), change no row and, for a 403, leave a
 ``permission.denied`` audit record. Allowed roles must get neither 401/403 nor a 5xx.
 """
@@ -46,10 +54,16 @@ def policy_files() -> list[Path]:
     return files
 
 
+FIXTURES: dict[str, dict[str, Any]] = {}
+
+
 def load_policy(files: Iterable[Path] | None = None) -> dict[str, dict[str, Any]]:
     policy: dict[str, dict[str, Any]] = {}
     for path in files if files is not None else policy_files():
         for key, entry in tomllib.loads(path.read_text("utf-8")).items():
+            if key == "_fixtures":
+                FIXTURES.update(entry)
+                continue
             if key in policy:
                 raise AssertionError(f"{key} is in two policy files (second: {path})")
             allow = entry.get("allow")
@@ -85,6 +99,35 @@ class World:
                        for role, user in self.users.items()}
         self.target = crm.users.create(SYSTEM, f"target-{uuid.uuid4().hex[:6]}@example.com", "sales")
         self._shared: dict[Any, dict[str, Any]] = {}
+        self.client: Any = None  # set by the matrix run: fixtures are made through the API
+
+    def fixture(self, name: str) -> Any:
+        """A fresh object for the path parameter ``name``, made by the admin (``[_fixtures]``)."""
+        spec = FIXTURES[name]
+        body = self._resolve(spec.get("body", {}))
+        headers = {"Authorization": f"Bearer {self.tokens['admin']}"}
+        response = self.client.request(spec.get("method", "POST"), self._resolve(spec["path"]),
+                                       json=body, headers=headers)
+        assert response.status_code < 300, f"fixture {name}: {response.status_code} {response.text[:300]}"
+        value = {"body": body, **response.json()} if isinstance(response.json(), dict) else response.json()
+        for part in str(spec.get("id", "id")).split("."):  # "body.id": a value the admin sent
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        return value
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+            name = value[1:-1]
+            if name == "contact":
+                return self.contact()
+            if name in FIXTURES:
+                return self.fixture(name)
+        if isinstance(value, str):
+            return value.replace("{uid}", uuid.uuid4().hex[:8])
+        if isinstance(value, dict):
+            return {k: self._resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        return value
 
     def contact(self) -> int:
         admin = self.crm.users.actor_for(self.users["admin"])
@@ -104,7 +147,9 @@ class World:
         values: dict[str, Any] = {}
         for name, kind in PARAM.findall(path):
             if name in overrides:
-                values[name] = overrides[name]
+                values[name] = self._resolve(overrides[name])
+            elif name in FIXTURES:
+                values[name] = self.fixture(name)
             elif name == "contact_id":
                 values[name] = self.contact()
                 activity = crm.activities.log(admin, values[name], "note", data={"text": "hello"})
@@ -147,6 +192,8 @@ def fill(value: Any, role: str, world: World) -> Any:
     """``{role}`` becomes the role; the string ``"{contact}"`` a fresh contact's id."""
     if value == "{contact}":
         return world.contact()
+    if isinstance(value, str) and value.startswith("{") and value[1:-1] in FIXTURES:
+        return world.fixture(value[1:-1])
     if isinstance(value, str):
         return value.replace("{role}", role).replace("{uid}", uuid.uuid4().hex[:8])
     if isinstance(value, dict):
@@ -165,6 +212,8 @@ def prepare(key: str, entry: dict[str, Any], world: World, role: str) -> tuple[s
         kwargs["json"] = fill(entry["body"], role, world)
     if "query" in entry:
         kwargs["params"] = fill(entry["query"], role, world)
+    if "form" in entry:
+        kwargs["data"] = fill(entry["form"], role, world)
     if "upload" in entry:
         kwargs["files"] = {"file": ("policy.csv", fill(entry["upload"], role, world), "text/csv")}
     return PARAM.sub(lambda m: str(values[m.group(1)]), path), kwargs

@@ -6,6 +6,7 @@ environment (entry points) are checked too, from each plugin's ``policy.toml``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def run_matrix(crm, only: set[str] | None = None) -> tuple[int, list[str]]:
     world = World(crm)
     problems: list[str] = []
     with TestClient(app, raise_server_exceptions=False) as client:
+        world.client = client
         for key in routes:
             if only is None or key in only:
                 problems.extend(check_route(crm, client, world, key, policy[key]))
@@ -55,7 +57,9 @@ def test_policy_entries_name_existing_core_routes(make_crm):
 def test_installed_plugins_routes_follow_the_policy(make_crm):
     """Every plugin installed in the environment (entry points) is loaded: its routes must be
     in a policy file, and behave as it says (SQLite is enough: the core's checks run on both)."""
-    crm = make_crm(load_entrypoints=True, cookie_secure=False)
+    # webhooks enabled (a secret set) so unsigned calls are refused as such, not 503 "disabled"
+    environ = {**os.environ, "CULTIVEAT_EMAIL_WEBHOOK_SECRET": "policy-webhook-secret"}
+    crm = make_crm(load_entrypoints=True, cookie_secure=False, environ=environ)
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("the plugin matrix runs once, on SQLite")
     failed = [r.name for r in crm.failed_plugins]
@@ -68,3 +72,26 @@ def test_installed_plugins_routes_follow_the_policy(make_crm):
     cells, problems = run_matrix(crm, only=plugin_routes)
     print(f"\nroute x role matrix with installed plugins: {cells} cells")
     assert not problems, "\n".join(problems)
+
+
+def test_tracking_pixel_reveals_nothing(make_crm):
+    """``GET /t/{token}/o.gif`` answers anyone (mail clients have no login): the answer must be
+    the same bytes and headers for a forged token, an authentic one for an unknown recipient,
+    and garbage, so it confirms nothing about recipients or tokens."""
+    tracking = pytest.importorskip("cultiveat_campaigns.tracking")
+    crm = make_crm(load_entrypoints=True, cookie_secure=False)
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("runs once, on SQLite")
+    app = create_app(crm, run_jobs=False)
+    tokens = ["garbage", tracking.token(crm, "c", 1), tracking.token(crm, "q", 987654),
+              tracking.token(crm, "c", 1)[:-2] + "xx", "x" * 500]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answers = [client.get(f"/t/{t}/o.gif") for t in tokens]
+    first = answers[0]
+    assert first.status_code == 200 and first.headers["content-type"] == "image/gif"
+    assert "no-store" in first.headers["cache-control"]
+    for answer in answers:
+        assert answer.status_code == first.status_code and answer.content == first.content
+        assert {k: v for k, v in answer.headers.items() if k != "date"} == \
+            {k: v for k, v in first.headers.items() if k != "date"}
+        assert "set-cookie" not in answer.headers

@@ -36,12 +36,14 @@ def _session_csrf(crm: CRM, request: Request[Any, Any, Any]) -> str:
     return session.csrf_token if session is not None else ""
 
 
-def _page(title: str, body: str) -> Response[str]:
+def _page(title: str, body: str, status: int = 200) -> Response[str]:
     html = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
     )
-    return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return Response(
+        html, status_code=status, media_type="text/html", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _actor(crm: CRM, request: Request[Any, Any, Any]) -> Any:
@@ -139,6 +141,7 @@ def email_send(
             "Send email",
             f"<p class='error'>{escape(message)}</p>"
             f"<a href='/campaigns/contacts/{contact_id}/email'>Back</a>",
+            exc.status if isinstance(exc, CultiveatError) else 400,  # a refusal is a 403
         )
     return Redirect(f"/campaigns/contacts/{contact_id}/email?template_id={template_id}&sent=1")
 

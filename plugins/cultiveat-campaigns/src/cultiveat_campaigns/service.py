@@ -221,6 +221,14 @@ def update(crm: CRM, actor: Actor, campaign_id: int, data: Mapping[str, Any]) ->
             raise Conflict(
                 f"the campaign is {before['status']}: its audience, template and channel are fixed"
             )
+        if "name" in values:
+            clash = uow.conn.execute(
+                sa.select(campaigns.c.id).where(
+                    campaigns.c.name == values["name"], campaigns.c.id != campaign_id
+                )
+            ).scalar()
+            if clash is not None:
+                raise Conflict(f"a campaign named {values['name']!r} exists; choose another name")
         uow.conn.execute(
             campaigns.update()
             .where(campaigns.c.id == campaign_id)
