@@ -48,6 +48,9 @@ def test_suppression_list_crud_is_audited(crm, client):
     assert [s["address"] for s in client.get("/api/email/suppressions").json()] == ["x@example.com"]
     assert client.delete("/api/email/suppressions/x@example.com").status_code == 204
     assert client.delete("/api/email/suppressions/x@example.com").status_code == 404
+    for bad in ("not-an-address", "%20"):  # answered 500 before (the parser crashed)
+        refused = client.delete(f"/api/email/suppressions/{bad}")
+        assert refused.status_code in (400, 422) and "address" in refused.text, refused.text
     import sqlalchemy as sa
 
     from cultiveat_core.db import tables

@@ -123,6 +123,7 @@ def add_suppression(crm: CRM, actor: Actor, address: str, reason: str = "manual"
 
 def remove_suppression(crm: CRM, actor: Actor, address: str) -> None:
     crm.permissions.require(actor, "email.manage")
+    compose.check_address("address", address)  # not an address: 422, not a parser crash (500)
     key = compose.address_only(address)
     with crm.transaction(actor) as uow:
         result = uow.conn.execute(suppressions.delete().where(suppressions.c.address == key))
