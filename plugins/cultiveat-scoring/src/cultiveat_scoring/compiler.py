@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import UTCDateTime
@@ -24,12 +26,50 @@ c = tables.contacts
 PUNCTUATION = ",.-/&()_;"
 
 
+@attrs.frozen
+class IdRange:
+    """Contacts with ``low <= id < high``: a full recompute's chunk, filtered as a range on both
+    the contacts and the activities (an index range scan), not as ``IN (SELECT ...)``."""
+
+    low: int
+    high: int
+
+
+def restrict(column: Any, contact_filter: Any | None) -> Any | None:
+    """``column`` limited to the contacts of ``contact_filter`` (ids, a SELECT or an IdRange)."""
+    if contact_filter is None:
+        return None
+    if isinstance(contact_filter, IdRange):
+        return sa.and_(column >= contact_filter.low, column < contact_filter.high)
+    return column.in_(contact_filter)
+
+
 def normalise_words(text: str) -> str:
     """Lower-case, punctuation to spaces, single spaces: the form titles are matched in."""
     lowered = text.lower()
     for ch in PUNCTUATION:
         lowered = lowered.replace(ch, " ")
     return " ".join(lowered.split())
+
+
+class substring_position(sa.sql.functions.FunctionElement[int]):
+    """Where ``part`` starts in ``text`` (1-based, 0 when absent), an exact byte search:
+    ``strpos`` on PostgreSQL, ``instr`` on SQLite. Cheaper than ``LIKE '%...%'``, which SQLite
+    evaluates with case folding on every character."""
+
+    type = sa.Integer()
+    name = "strpos"
+    inherit_cache = True
+
+
+@compiles(substring_position)
+def _strpos(element: substring_position, compiler: Any, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(substring_position, "sqlite")
+def _instr(element: substring_position, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 def _like_escape(text: str) -> str:
@@ -76,7 +116,7 @@ def _choice_condition(base: Any, field: str, choice: Mapping[str, Any]) -> Any:
         )
     words = base.c[words_column(field)]
     patterns = sorted({normalise_words(v) for v in choice["values"] if normalise_words(v)})
-    return sa.or_(*(words.like(f"% {_like_escape(p)} %", escape="\\") for p in patterns))
+    return sa.or_(*(substring_position(words, sa.literal(f" {p} ")) > 0 for p in patterns))
 
 
 def field_points(base: Any, rule: Mapping[str, Any]) -> Any:
@@ -152,30 +192,42 @@ class RuleCompiler:
     def _activity_rules(self) -> list[Mapping[str, Any]]:
         return [r for r in self.rules if r["type"] in ("activity", "activity_count")]
 
-    def _activity_aggregate(self, rule: Mapping[str, Any], src: Any) -> Any:
+    def _row_value(self, rule: Mapping[str, Any], src: Any) -> Any:
+        """What one activity row gives ``rule``: NULL (or 0 for counts) when it does not match."""
         match = activity_match(rule, src)
         if rule["type"] == "activity_count":
             since = self.now - timedelta(days=float(rule["window_days"]))
             recent = sa.and_(match, src.c.occurred_at >= sa.literal(since, UTCDateTime))
-            count = sa.func.sum(sa.case((recent, 1), else_=0))
-            return sa.case((count >= int(rule["min_count"]), float(rule["points"])), else_=0.0)
+            return sa.case((recent, 1), else_=0)
         factor = src.c.decay if rule.get("decay", True) else sa.literal(1.0)
         if rule["repeat"] == "once":
-            return float(rule["points"]) * sa.func.coalesce(
-                sa.func.max(sa.case((match, factor))), 0.0
-            )
-        total = sa.func.coalesce(sa.func.sum(sa.case((match, float(rule["points"]) * factor))), 0.0)
+            return sa.case((match, factor))
+        return sa.case((match, float(rule["points"]) * factor))
+
+    @staticmethod
+    def _aggregate(rule: Mapping[str, Any], value: Any) -> Any:
+        """The rule's points from its per-row values, over one contact's activities."""
+        if rule["type"] == "activity_count":
+            count = sa.func.sum(value)
+            return sa.case((count >= int(rule["min_count"]), float(rule["points"])), else_=0.0)
+        if rule["repeat"] == "once":
+            return float(rule["points"]) * sa.func.coalesce(sa.func.max(value), 0.0)
+        total = sa.func.coalesce(sa.func.sum(value), 0.0)
         if rule.get("cap") is None:
             return total
         cap = float(rule["cap"])
         return sa.case((total > cap, cap), else_=total)
 
     def activity_subquery(self, contact_filter: Any | None, *, explain: bool = False) -> Any | None:
+        """One pass over the activities: per contact, each activity rule's points.
+
+        The matching rows with their decay factor (computed once per row; OFFSET 0 keeps the
+        level apart), then one GROUP BY contact_id with a conditional sum/max per rule.
+        """
         rules = self._activity_rules()
         if not rules:
             return None
         types = sorted({t for r in rules for t in r["activity_types"]})
-        # the decay factor is computed once per activity row, not once per rule
         rows = sa.select(
             a.c.contact_id, a.c.type, a.c.occurred_at, a.c.data, self.decay_factor().label("decay")
         ).where(a.c.type.in_(types), a.c.occurred_at <= self._now_param())
@@ -185,16 +237,16 @@ class RuleCompiler:
             since = self.now - timedelta(days=float(self.doc["decay"]["window_days"]))
             rows = rows.where(a.c.occurred_at >= sa.literal(since, UTCDateTime))
         if contact_filter is not None:
-            rows = rows.where(a.c.contact_id.in_(contact_filter))
+            rows = rows.where(restrict(a.c.contact_id, contact_filter))
         src = rows.offset(0).subquery("scoring_activities")
         columns = [src.c.contact_id.label("contact_id")]
         for i, rule in enumerate(rules):
-            columns.append(self._activity_aggregate(rule, src).label(f"r_{i}"))
+            columns.append(self._aggregate(rule, self._row_value(rule, src)).label(f"r_{i}"))
             if explain:
-                match = activity_match(rule, src)
-                columns.append(sa.func.sum(sa.case((match, 1), else_=0)).label(f"n_{i}"))
-                columns.append(sa.func.min(sa.case((match, src.c.occurred_at))).label(f"first_{i}"))
-                columns.append(sa.func.max(sa.case((match, src.c.occurred_at))).label(f"last_{i}"))
+                when = sa.case((activity_match(rule, src), src.c.occurred_at))
+                columns.append(sa.func.count(when).label(f"n_{i}"))
+                columns.append(sa.func.min(when).label(f"first_{i}"))
+                columns.append(sa.func.max(when).label(f"last_{i}"))
         return sa.select(*columns).group_by(src.c.contact_id).subquery("scoring_activity_points")
 
     def contacts_base(self, contact_filter: Any | None) -> Any:
@@ -209,8 +261,10 @@ class RuleCompiler:
         words = [_words_sql(_field_expr(c, f, False)).label(words_column(f)) for f in fields]
         query = sa.select(*c.columns, *words)
         if contact_filter is not None:
-            query = query.where(c.c.id.in_(contact_filter))
-        return query.subquery("scoring_contacts")
+            query = query.where(restrict(c.c.id, contact_filter))
+        # OFFSET 0: the normalised words are computed once per contact, not once per pattern
+        # (a flattened subquery would copy the nine nested replace() calls into every LIKE)
+        return query.offset(0).subquery("scoring_contacts")
 
     def rule_columns(
         self, contact_filter: Any | None, *, explain: bool = False

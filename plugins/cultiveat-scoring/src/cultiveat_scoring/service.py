@@ -1,15 +1,16 @@
 """The scoring service: rule sets (versioned), set-based scoring runs, explanations, history.
 
-A run scores a set of contacts (all, a list of ids, or the dirty ones) with a handful of
-statements: INSERT ... SELECT the new scores into ``scoring_pending``, read the crossings of
-the hot threshold, append history rows for changed scores, upsert ``scoring_scores``, clear
-the pending rows. Events and the optional "Hot Lead" stage update happen after the commit.
+A run scores a set of contacts (all, an id range, a list of ids, or the dirty ones) with a
+handful of statements: INSERT ... SELECT the new scores (beside the stored ones) into the
+temporary table ``scoring_run``, read the crossings of the hot threshold, append history rows
+for changed scores, UPDATE ``scoring_scores`` where something changed, INSERT the contacts
+scored for the first time. Events and the optional "Hot Lead" stage update happen after the
+commit.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import NotFound, ValidationError
 from cultiveat_scoring import tables
-from cultiveat_scoring.compiler import RuleCompiler
+from cultiveat_scoring.compiler import IdRange, RuleCompiler
 from cultiveat_scoring.conditions import ScoreCondition
 from cultiveat_scoring.rules import default_rule_set, validate_rule_set
 from cultiveat_scoring.settings import ScoringSettings
@@ -230,77 +231,108 @@ class ScoringService:
     def _run(
         self, conn: sa.Connection, contact_filter: Any | None, now: datetime
     ) -> tuple[int, list[HotLead], int]:
+        """Score the contacts of ``contact_filter`` (None = everyone) inside ``conn``'s transaction.
+
+        1. ``INSERT INTO scoring_run SELECT <new scores>, <stored score and hot>`` (a temporary
+           table: no WAL, emptied at commit), one pass over the activities;
+        2. read the hot-threshold crossings from it;
+        3. append history rows where the integer score changed;
+        4. ``UPDATE scoring_scores ... FROM scoring_run`` only the rows whose values changed;
+        5. ``INSERT ... ON CONFLICT`` the contacts that had no score yet.
+        """
+        if self.dialect == "postgresql":
+            # the per-contact aggregation and the joins hash in memory instead of spilling
+            conn.execute(
+                sa.text("SELECT set_config('work_mem', :value, true)"),
+                {"value": self.settings.work_mem},
+            )
         version, document = self.current(conn)
         compiler = RuleCompiler(document, self.dialect, now, self.conditions())
-        select = compiler.score_select(contact_filter)
-        run_id = str(uuid.uuid4())
-        p, s, h = tables.pending, tables.scores, tables.history
-        inner = select.subquery("scoring_new")
-        conn.execute(
-            p.insert().from_select(
-                ["run_id", "contact_id", *SCORE_COLUMNS],
+        inner = compiler.score_select(contact_filter).subquery("scoring_new")
+        r, s, h = tables.run_rows, tables.scores, tables.history
+        conn.execute(sa.schema.CreateTable(r, if_not_exists=True))
+        scored = conn.execute(
+            r.insert().from_select(
+                ["contact_id", *SCORE_COLUMNS, "old_score", "old_hot"],
                 sa.select(
-                    sa.literal(run_id), inner.c.contact_id, *(inner.c[k] for k in SCORE_COLUMNS)
-                ),
+                    inner.c.contact_id,
+                    *(inner.c[k] for k in SCORE_COLUMNS),
+                    s.c.score,
+                    s.c.hot,
+                ).select_from(inner.outerjoin(s, s.c.contact_id == inner.c.contact_id)),
             )
-        )
-        this_run = p.c.run_id == run_id
-        joined = p.outerjoin(s, s.c.contact_id == p.c.contact_id)
+        ).rowcount
+        if self.dialect == "postgresql" and scored > 10_000:
+            conn.exec_driver_sql("ANALYZE scoring_run")
         crossings = [
-            HotLead(r[0], r[1], r[2])
-            for r in conn.execute(
-                sa.select(p.c.contact_id, p.c.score, s.c.score)
-                .select_from(joined)
-                .where(
-                    this_run, p.c.hot == sa.true(), sa.or_(s.c.hot.is_(None), s.c.hot == sa.false())
-                )
-                .order_by(p.c.contact_id)
+            HotLead(row[0], row[1], row[2])
+            for row in conn.execute(
+                sa.select(r.c.contact_id, r.c.score, r.c.old_score)
+                .where(r.c.hot == sa.true(), sa.or_(r.c.old_hot.is_(None), r.c.old_hot == sa.false()))
+                .order_by(r.c.contact_id)
             ).all()
         ]
         conn.execute(
             h.insert().from_select(
                 ["contact_id", "score", "fit", "engagement", "rule_set_version", "recorded_at"],
                 sa.select(
-                    p.c.contact_id,
-                    p.c.score,
-                    p.c.fit,
-                    p.c.engagement,
+                    r.c.contact_id,
+                    r.c.score,
+                    r.c.fit,
+                    r.c.engagement,
                     sa.literal(version),
                     sa.literal(now, h.c.recorded_at.type),
-                )
-                .select_from(joined)
-                .where(this_run, sa.or_(s.c.contact_id.is_(None), s.c.score != p.c.score)),
+                ).where(sa.or_(r.c.old_score.is_(None), r.c.old_score != r.c.score)),
+            )
+        )
+        hot_since = sa.case(
+            (sa.and_(r.c.hot == sa.true(), s.c.hot == sa.true()), s.c.hot_since),
+            (r.c.hot == sa.true(), sa.literal(now, s.c.hot_since.type)),
+            else_=None,
+        )
+        changed = sa.or_(
+            s.c.rule_set_version != version,
+            *(s.c[k] != r.c[k] for k in SCORE_COLUMNS if k != "groups"),
+            sa.cast(s.c.groups, sa.Text) != sa.cast(r.c.groups, sa.Text),
+        )
+        conn.execute(
+            s.update()
+            .where(s.c.contact_id == r.c.contact_id, r.c.old_score.is_not(None), changed)
+            .values(
+                **{k: r.c[k] for k in SCORE_COLUMNS},
+                rule_set_version=version,
+                computed_at=sa.literal(now, s.c.computed_at.type),
+                hot_since=hot_since,
             )
         )
         insert = _upsert(self.dialect)(s).from_select(
             ["contact_id", *SCORE_COLUMNS, "rule_set_version", "computed_at", "hot_since"],
             sa.select(
-                p.c.contact_id,
-                *(p.c[k] for k in SCORE_COLUMNS),
+                r.c.contact_id,
+                *(r.c[k] for k in SCORE_COLUMNS),
                 sa.literal(version),
                 sa.literal(now, s.c.computed_at.type),
-                sa.case((p.c.hot == sa.true(), sa.literal(now, s.c.hot_since.type)), else_=None),
-            ).where(this_run),
+                sa.case((r.c.hot == sa.true(), sa.literal(now, s.c.hot_since.type)), else_=None),
+            ).where(r.c.old_score.is_(None)),
         )
         excluded = insert.excluded
-        insert = insert.on_conflict_do_update(
-            index_elements=[s.c.contact_id],
-            set_={
-                **{k: excluded[k] for k in SCORE_COLUMNS},
-                "rule_set_version": excluded.rule_set_version,
-                "computed_at": excluded.computed_at,
-                "hot_since": sa.case(
-                    (sa.and_(excluded.hot == sa.true(), s.c.hot == sa.true()), s.c.hot_since),
-                    else_=excluded.hot_since,
-                ),
-            },
+        conn.execute(
+            insert.on_conflict_do_update(  # a contact scored by a concurrent run meanwhile
+                index_elements=[s.c.contact_id],
+                set_={
+                    **{k: excluded[k] for k in SCORE_COLUMNS},
+                    "rule_set_version": excluded.rule_set_version,
+                    "computed_at": excluded.computed_at,
+                    "hot_since": sa.case(
+                        (sa.and_(excluded.hot == sa.true(), s.c.hot == sa.true()), s.c.hot_since),
+                        else_=excluded.hot_since,
+                    ),
+                },
+            )
         )
-        conn.execute(insert)
-        scored = int(
-            conn.execute(sa.select(sa.func.count()).select_from(p).where(this_run)).scalar() or 0
-        )
-        conn.execute(p.delete().where(this_run))
-        return scored, crossings, version
+        if self.dialect != "postgresql":  # PostgreSQL empties it at commit (ON COMMIT DELETE ROWS)
+            conn.execute(r.delete())
+        return int(scored), crossings, version
 
     def rescore(self, ids: Iterable[int], *, now: datetime | None = None) -> RunResult:
         """Score the given contacts now (ids of deleted contacts are ignored)."""
@@ -355,9 +387,9 @@ class ScoringService:
         if total:
             chunk = max(1, self.settings.chunk_size)
             for start in range(low, high + 1, chunk):
-                ids: Any = sa.select(c.c.id).where(c.c.id >= start, c.c.id < start + chunk)
-                if low == start and high < start + chunk:
-                    ids = None  # everyone in one range: no filter at all
+                # a range even when it holds everyone: the activities are then read in contact
+                # order through the (contact_id, occurred_at) index on SQLite
+                ids = IdRange(start, min(start + chunk, high + 1))
                 with self.crm.begin() as conn:
                     n, found, version = self._run(conn, ids, now)
                 scored += n

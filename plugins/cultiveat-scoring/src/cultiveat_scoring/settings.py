@@ -16,6 +16,9 @@ class ScoringSettings:
     inline_limit: int = 500
     # a full recompute goes through contacts in id ranges of this size (progress, short txns)
     chunk_size: int = 100_000
+    # PostgreSQL work_mem for a scoring run's transaction (SET LOCAL): the per-contact
+    # aggregation and the joins hash in memory instead of sorting or spilling to disk
+    work_mem: str = "256MB"
     # periodic full recompute (decay moves scores even without new activity); 0 disables it
     recompute_every_minutes: int = 60
     # when a lead becomes hot, also set its stage (through the contacts service, audited)

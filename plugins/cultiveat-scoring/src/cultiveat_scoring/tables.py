@@ -42,12 +42,13 @@ scores = sa.Table(
     sa.Index("ix_scoring_scores_hot", "hot", "score"),
 )
 
-# one row per contact per scoring run while it is being written (run_id keeps runs apart)
-pending = sa.Table(
-    "scoring_pending",
-    metadata,
-    sa.Column("run_id", sa.String(36), primary_key=True),
-    sa.Column("contact_id", sa.Integer, primary_key=True),
+# a run's new scores beside the stored score and hot flag, in a temporary table per connection
+# (no WAL; PostgreSQL empties it at commit, the service does on SQLite); own MetaData so that
+# migrations and create_all never see it
+run_rows = sa.Table(
+    "scoring_run",
+    sa.MetaData(),
+    sa.Column("contact_id", sa.Integer, nullable=False),
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("fit", sa.Float, nullable=False),
     sa.Column("engagement", sa.Float, nullable=False),
@@ -56,6 +57,10 @@ pending = sa.Table(
     sa.Column("hot", sa.Boolean, nullable=False),
     sa.Column("band", sa.String(50), nullable=False),
     sa.Column("groups", JSONType, nullable=False),
+    sa.Column("old_score", sa.Integer),
+    sa.Column("old_hot", sa.Boolean),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
 )
 
 dirty = sa.Table(
