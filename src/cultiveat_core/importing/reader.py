@@ -162,7 +162,7 @@ def _records(reader: Iterator[list[str]], footer: bool) -> Iterator[Record]:
         except csv.Error as exc:
             record = Record(number + 1, [], f"cannot be read as CSV ({exc}); check its quotes")
         number += 1
-        blank = record.error is None and not any(cell.strip() for cell in record.cells)
+        blank = record.error is None and not "".join(record.cells).strip()
         if footer and (blank or held):
             filled = sum(1 for cell in record.cells if cell.strip())
             if blank or (filled <= 1 and record.error is None and len(held) < FOOTER_LOOKAHEAD):
