@@ -138,14 +138,26 @@ def test_recompute_job_work_next_fields_kpis_ui_and_cli(
     tab = ui["score_breakdown"].render(
         crm=crm, actor=SYSTEM, contact=crm.contacts.get(SYSTEM, evil), request=None
     )
-    assert "HOT LEAD ALERT" in tab.upper() and "Priority Action" in tab
+    assert "Priority Action" in tab and "<th>Rule</th>" in tab
+    assert ui["hot_lead_alert"].kind == "contact_panel"
+    panel = ui["hot_lead_alert"].render(
+        crm=crm, actor=SYSTEM, contact=crm.contacts.get(SYSTEM, evil), request=None
+    )
+    assert "HOT LEAD ALERT" in panel.upper() and "Priority Action" in panel
+    cold = add_contact(crm, "cold@example.com", position="Barista", industry="Media")
+    assert (
+        ui["hot_lead_alert"].render(
+            crm=crm, actor=SYSTEM, contact=crm.contacts.get(SYSTEM, cold), request=None
+        )
+        == ""
+    )
     column = ui["score"].value(crm=crm, contact_ids=[evil])
     assert ">100<" in column[evil] or ">9" in column[evil]
     # CLI
     runner = CliRunner()
     result = runner.invoke(build_cli(crm), ["scoring", "recompute"], catch_exceptions=False)
     assert (
-        result.exit_code == 0 and json.loads(result.stdout.strip().splitlines()[-1])["scored"] == 5
+        result.exit_code == 0 and json.loads(result.stdout.strip().splitlines()[-1])["scored"] == 6
     )
     result = runner.invoke(build_cli(crm), ["scoring", "recompute", "--dirty-only"])
     assert result.exit_code == 0

@@ -1,4 +1,4 @@
-"""UI contributions: score column, score breakdown tab (with the hot-lead alert), dashboard panel.
+"""UI contributions: score column, hot-lead alert panel, score breakdown tab, dashboard panel.
 
 All HTML is built from escaped values (``markupsafe.escape``); nothing user-supplied is
 trusted as markup.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from cultiveat_core.domain import ContactTab, DashboardWidget, ListColumn
+from cultiveat_core.domain import ContactPanel, ContactTab, DashboardWidget, ListColumn
 from cultiveat_scoring import tables
 
 if TYPE_CHECKING:
@@ -80,8 +80,18 @@ def hot_lead_panel(explanation: dict[str, Any]) -> Markup:
     ).format(explanation["score"], _signals_html(explanation))
 
 
+def hot_lead_alert(crm: CRM, actor: Any, contact: Any, **_: Any) -> str:
+    """The seed's "Hot Lead Alert" beside the contact header (empty unless hot or stage Hot Lead)."""
+    return str(hot_lead_panel(crm.extensions["scoring"].service.explain(actor, contact.id)))
+
+
 def breakdown_tab(crm: CRM, actor: Any, contact: Any, **_: Any) -> str:
     explanation = crm.extensions["scoring"].service.explain(actor, contact.id)
+    signals = (
+        _signals_html(explanation)
+        if explanation["buying_signals"] or explanation["priority_action"]
+        else Markup("")
+    )
     rows = Markup("").join(
         Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>").format(
             r["label"], r["group"], r["points"], r.get("matched") or r.get("when") or ""
@@ -96,13 +106,12 @@ def breakdown_tab(crm: CRM, actor: Any, contact: Any, **_: Any) -> str:
     )
     return str(
         Markup(
-            '{}<section class="score-breakdown"><p>AI Score: {} {}</p>'
+            '<section class="score-breakdown"><p>AI Score: {} {}</p>'
             "<p>Fit {} · Engagement {} ({}%) · "
-            "Total {}</p>{}<table><thead><tr><th>Rule</th><th>Group</th><th>Points</th>"
+            "Total {}</p>{}{}<table><thead><tr><th>Rule</th><th>Group</th><th>Points</th>"
             "<th>Why</th></tr></thead>"
             "<tbody>{}</tbody></table></section>"
         ).format(
-            hot_lead_panel(explanation),
             explanation["score"],
             _badge(explanation["score"], explanation["band"]),
             explanation["fit"],
@@ -110,6 +119,7 @@ def breakdown_tab(crm: CRM, actor: Any, contact: Any, **_: Any) -> str:
             explanation["engagement_percent"],
             explanation["total"],
             predicted,
+            signals,
             rows,
         )
     )
@@ -149,6 +159,13 @@ def contributions() -> list[Any]:
             sort_key="score",
             permission="scoring.read",
             order=50,
+        ),
+        ContactPanel(
+            name="hot_lead_alert",
+            label="Hot lead alert",
+            render=hot_lead_alert,
+            permission="scoring.read",
+            order=10,
         ),
         ContactTab(
             name="score_breakdown",
