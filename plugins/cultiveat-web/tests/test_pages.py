@@ -417,3 +417,73 @@ def test_tabs_of_a_missing_plugin_are_simply_absent(browser_for, crm):
     contact = add(crm, "Grace", "Hopper")
     detail = browser_for("sales").get(f"/contacts/{contact.id}").text
     assert re.findall(r'data-tab="([^"]+)"', detail) == ["activity", "notes"]
+
+
+def test_detail_page_offers_the_edit_form_as_a_dialog_and_a_link(browser_for, crm):
+    contact = add(crm, "Edsger", "Dijkstra", company="TU Eindhoven", stage="Qualified")
+    client = browser_for("marketing")
+    page = client.get(f"/contacts/{contact.id}").text
+    # without the script: a link to the edit page; with it, the same form in a <dialog>
+    assert f'href="/contacts/{contact.id}/edit" data-open-dialog="edit-dialog"' in page
+    dialog = re.search(r'<dialog id="edit-dialog".*?</dialog>', page, re.S).group(0)
+    assert f'action="/contacts/{contact.id}/edit"' in dialog
+    assert 'id="edit-first_name"' in dialog and 'value="Edsger"' in dialog
+    assert 'value="TU Eindhoven"' in dialog and "<option selected>Qualified</option>" in dialog
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate element ids on the detail page"
+    form = dict(re.findall(r'name="([^"]+)" type="[^"]*" value="([^"]*)"', dialog))
+    form.update(
+        _csrf=csrf_of(page),
+        version=str(contact.version),
+        stage="Hot Lead",
+        type="",
+        owner="",
+        notes="",
+        action="save",
+        position="Professor",
+    )
+    saved = client.post(f"/contacts/{contact.id}/edit", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text[:500]
+    updated = crm.contacts.get(SYSTEM, contact.id)
+    assert updated.stage == "Hot Lead" and updated.position == "Professor"
+    assert updated.company == "TU Eindhoven"
+    # a role that may not edit sees neither the link nor the dialog
+    viewer = browser_for("executive").get(f"/contacts/{contact.id}").text
+    assert "edit-dialog" not in viewer and f"/contacts/{contact.id}/edit" not in viewer
+
+
+def tab_panel(html: str, name: str) -> str:
+    start = html.index(f'id="panel-{name}"')
+    end = html.find('role="tabpanel"', start)
+    return html[start : end if end > 0 else len(html)]
+
+
+def test_activity_history_is_grouped_by_day_25_a_page_with_a_more_link(browser_for, crm):
+    contact = add(crm, "Barbara", "Liskov")
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    crm.activities.log_many(
+        SYSTEM,
+        [
+            {
+                "contact_id": contact.id,
+                "type": "note",
+                "occurred_at": now - timedelta(days=i // 10, minutes=i),
+                "data": {"text": f"note {i:02d}", "note_type": "General"},
+            }
+            for i in range(30)
+        ],
+    )
+    client = browser_for("sales")
+    page = client.get(f"/contacts/{contact.id}?tab=activity").text
+    panel = tab_panel(page, "activity")
+    days = re.findall(r'data-day="([0-9-]+)"', panel)
+    assert days == [(now - timedelta(days=d)).date().isoformat() for d in range(3)]
+    assert panel.count('class="timeline-item') == 25
+    assert "Today" in panel and "Yesterday" in panel
+    more = re.search(r'<a class="button" data-more href="([^"]+)"', panel)
+    assert more, "no 'Older activity' link"
+    older = client.get(f"/contacts/{contact.id}" + more.group(1).replace("&amp;", "&")).text
+    rest = tab_panel(older, "activity")
+    assert rest.count('class="timeline-item') == 5 and "data-more href" not in rest
+    assert re.findall(r'data-day="([0-9-]+)"', rest) == [(now - timedelta(days=2)).date().isoformat()]
+    assert "Newest activity" in rest

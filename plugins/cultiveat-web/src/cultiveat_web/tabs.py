@@ -6,7 +6,7 @@ orders in ``TAB_ORDER`` (documented in docs/plugins/web.md).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,27 +58,45 @@ def _cursor(value: str) -> tuple[datetime, int] | None:
 
 
 def render_activity(crm: Any, actor: Any, contact: Any, request: Any) -> str:
-    """Timeline, newest first, 25 per page, filtered by kind (``?activity=calls``)."""
+    """Timeline, newest first, grouped by day, 25 per page, filtered by kind
+    (``?activity=calls``). "Older activity" is a link to the next page (``before=``) that the
+    script loads in place when it scrolls into view (infinite scroll)."""
     kind = request.query_params.get("activity", "all")
     kind = kind if kind in ACTIVITY_FILTERS else "all"
     before = _cursor(request.query_params.get("before", ""))
-    items = crm.activities.timeline(
+    found = crm.activities.timeline(
         actor,
         contact.id,
         types=_activity_types(crm, ACTIVITY_FILTERS[kind]),
-        limit=PAGE,
+        limit=PAGE + 1,
         before=before,
     )
+    items, more = found[:PAGE], len(found) > PAGE
     users = _user_names(crm, {a.actor_id for a in items if a.actor_id})
     return env.get_template("contacts/tab_activity.html").render(
         contact=contact,
         items=items,
+        days=by_day(items),
+        more=more,
+        continued=before is not None,
         kind=kind,
         filters=list(ACTIVITY_FILTERS),
         users=users,
         types=crm.registry.activity_types,
         page_size=PAGE,
     )
+
+
+def by_day(items: list[Any]) -> list[tuple[date, list[Any]]]:
+    """Consecutive items (newest first) grouped under their UTC day, for the date headers."""
+    days: list[tuple[date, list[Any]]] = []
+    for item in items:
+        day = item.occurred_at.astimezone(UTC).date()
+        if days and days[-1][0] == day:
+            days[-1][1].append(item)
+        else:
+            days.append((day, [item]))
+    return days
 
 
 def render_notes(crm: Any, actor: Any, contact: Any, request: Any) -> str:

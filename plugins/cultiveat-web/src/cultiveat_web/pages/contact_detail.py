@@ -20,7 +20,7 @@ from cultiveat_core.defaults.activity_types import (
 )
 from cultiveat_core.domain import Contact
 from cultiveat_core.errors import ValidationError
-from cultiveat_web.pages.contact_form import field_errors
+from cultiveat_web.pages.contact_form import contact_form_values, field_errors, form_options
 from cultiveat_web.rendering import render_contribution
 from cultiveat_web.routing import PageRequest, page_route, redirect
 
@@ -116,6 +116,10 @@ def render_detail(
     )
     if active not in names and names:
         active = names[0]
+    editable = can_edit(req, contact)
+    edit: dict[str, Any] = {}
+    if editable:  # the edit dialog: the edit page's form, filled in
+        edit = {"edit_values": contact_form_values(contact), **form_options(req)}
     return req.render(
         "contacts/detail.html",
         status=status,
@@ -125,7 +129,8 @@ def render_detail(
         active_tab=active,
         panels=panels_for(req, contact),
         actions=quick_actions(req, contact),
-        editable=can_edit(req, contact),
+        editable=editable,
+        **edit,
         can_log=req.viewer.can("activities.log"),
         errors=errors or {},
         purposes=CALL_PURPOSES,

@@ -116,7 +116,6 @@ def render_form(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response[Any]:
-    options = contact_list.filter_options(req.crm)
     return req.render(
         "contacts/form.html",
         status=status,
@@ -124,16 +123,25 @@ def render_form(
         contact=contact,
         values=values,
         errors=errors or {},
-        stages=STAGES,
-        types=TYPES,
-        channels=options.get("channel", []),
-        suggested_tags=sorted({*SUGGESTED_TAGS, *options.get("tag", [])}),
-        companies=contact_list.companies_matching(req.crm, "", limit=200),
-        owners=owners(req),
-        address_parts=ADDRESS_PARTS,
-        networks=SOCIAL_NETWORKS,
-        notes_max=NOTES_MAX,
+        **form_options(req),
     )
+
+
+def form_options(req: PageRequest) -> dict[str, Any]:
+    """What the contact form's drop-downs and suggestions offer (the form page and the
+    detail page's edit dialog render the same form)."""
+    options = contact_list.filter_options(req.crm)
+    return {
+        "stages": STAGES,
+        "types": TYPES,
+        "channels": options.get("channel", []),
+        "suggested_tags": sorted({*SUGGESTED_TAGS, *options.get("tag", [])}),
+        "companies": contact_list.companies_matching(req.crm, "", limit=200),
+        "owners": owners(req),
+        "address_parts": ADDRESS_PARTS,
+        "networks": SOCIAL_NETWORKS,
+        "notes_max": NOTES_MAX,
+    }
 
 
 @page_route("/contacts/new", methods=("GET", "POST"))

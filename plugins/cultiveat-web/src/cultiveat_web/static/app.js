@@ -104,6 +104,51 @@
     button.addEventListener("click", function () { button.closest("dialog").close(); });
   });
 
+  // -- tabs: "more" links (data-more) load the next page in place: infinite scroll --------------
+  // The link is a plain page URL (it works without this script); the fetched page's panel has
+  // the same id, and its [data-more-items] children are appended (a day group that continues
+  // is merged into the last one rather than repeating its date header).
+  function loadMore(link) {
+    if (link.getAttribute("aria-busy") === "true") { return; }
+    var panel = link.closest('[role="tabpanel"]');
+    var list = panel && panel.querySelector("[data-more-items]");
+    if (!list) { return; }
+    link.setAttribute("aria-busy", "true");
+    fetch(link.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var fresh = doc.getElementById(panel.id);
+      var items = fresh && fresh.querySelector("[data-more-items]");
+      if (items) {
+        Array.prototype.slice.call(items.children).forEach(function (child) {
+          var last = list.lastElementChild;
+          var day = child.getAttribute("data-day");
+          if (day && last && last.getAttribute("data-day") === day) {
+            var into = last.querySelector("ol, ul"), from = child.querySelector("ol, ul");
+            if (into && from) {
+              Array.prototype.slice.call(from.children).forEach(function (li) { into.appendChild(li); });
+              return;
+            }
+          }
+          list.appendChild(child);
+        });
+      }
+      var next = fresh && fresh.querySelector("a[data-more]");
+      var holder = link.closest(".more-link") || link;
+      if (next) { link.href = next.href; link.removeAttribute("aria-busy"); watchMore(link); } else { holder.remove(); }
+    });
+  }
+  var moreObserver = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.isIntersecting && !entry.target.closest("[hidden]")) {
+        moreObserver.unobserve(entry.target);
+        loadMore(entry.target);
+      }
+    });
+  }, { rootMargin: "200px" }) : null;
+  function watchMore(link) { if (moreObserver) { moreObserver.observe(link); } }
+  on(document, '[role="tabpanel"] a[data-more]', "click", function (e, link) { e.preventDefault(); loadMore(link); });
+  Array.prototype.forEach.call(document.querySelectorAll('[role="tabpanel"] a[data-more]'), watchMore);
+
   // -- contact form: live preview ---------------------------------------------------------------
   var contactForm = document.querySelector("form[data-contact-form]");
   var preview = document.querySelector("[data-preview-panel]");
