@@ -11,12 +11,14 @@ the event path evaluates a batch of contacts without touching anyone else's acti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from cultiveat_core.db import tables as core
 from cultiveat_core.db.metadata import UTCDateTime
@@ -46,7 +48,7 @@ class CompileContext:
     """How to compile: dialect, "now", registered fields, and which contacts to look at.
 
     ``restrict_ids`` limits every subquery to those contacts; with ``restrict_param`` they are
-    an expanding bind parameter (``RESTRICT``) instead, and times relative to now are named
+    one bind parameter (``RESTRICT``) instead, and times relative to now are named
     parameters recorded in ``relative``, so a compiled query can be cached and re-run with
     new ids and a new "now" (the event path does this for every segment).
     """
@@ -62,10 +64,18 @@ class CompileContext:
     def restricted(self) -> bool:
         return self.restrict_ids is not None or self.restrict_param
 
-    def ids(self) -> Any:
-        if self.restrict_param:
-            return sa.bindparam(RESTRICT, expanding=True)
-        return self.restrict_ids
+    def member(self, column: Any) -> Any:
+        """``column`` is one of the contacts looked at. As a parameter the ids are one array
+        (PostgreSQL ``= ANY(:ids)``) or one JSON text (SQLite ``IN (SELECT value FROM
+        json_each(:ids))``), not an expanding list: the cached statement is then compiled
+        once, where an expanding list used in every subquery was re-rendered on each run
+        (15 ms of the 33 ms per contact on SQLite)."""
+        if not self.restrict_param:
+            return column.in_(self.restrict_ids)
+        if self.dialect == "postgresql":
+            return column == sa.any_(sa.bindparam(RESTRICT, type_=postgresql.ARRAY(sa.Integer)))
+        each = sa.func.json_each(sa.bindparam(RESTRICT, type_=sa.String)).table_valued("value")
+        return column.in_(sa.select(each.c.value))
 
     def ago(self, delta: timedelta) -> Any:
         """``now - delta`` as a named bind parameter (its value re-computable from ``relative``)."""
@@ -75,7 +85,10 @@ class CompileContext:
 
     def params(self, ids: Sequence[int], now: datetime) -> dict[str, Any]:
         """Execution parameters of a cached query for ``ids`` at ``now``."""
-        return {RESTRICT: list(ids), **{k: now - d for k, d in self.relative.items()}}
+        given: Any = [int(i) for i in ids]
+        if self.dialect != "postgresql":
+            given = json.dumps(given)
+        return {RESTRICT: given, **{k: now - d for k, d in self.relative.items()}}
 
 
 class UnavailableCondition(Exception):
@@ -83,7 +96,7 @@ class UnavailableCondition(Exception):
 
 
 def _restrict(query: Any, column: Any, ctx: CompileContext) -> Any:
-    return query.where(column.in_(ctx.ids())) if ctx.restricted else query
+    return query.where(ctx.member(column)) if ctx.restricted else query
 
 
 def compile_node(node: Any, ctx: CompileContext) -> Any:
@@ -282,5 +295,5 @@ def segment_target(
         )
         query = query.where(c.c.id.not_in(_restrict(excluded, o.c.contact_id, ctx)))
     if ctx.restricted:
-        query = query.where(c.c.id.in_(ctx.ids()))
+        query = query.where(ctx.member(c.c.id))
     return query

@@ -352,12 +352,12 @@ def cached_union(
     if not segments:
         return None
     cache: dict[Any, Any] = crm.extensions.setdefault(QUERY_CACHE, {})
+    # the catalog's stamp changes whenever a segment or a custom field does (load_cached)
+    stamp = crm.extensions.get("segments.catalog", (None,))[0]
     key = (
         "union",
-        tuple(
-            (seg.id, seg.kind, json.dumps(seg.definition, sort_keys=True), flags.get(seg.id))
-            for seg in segments
-        ),
+        stamp,
+        tuple((seg.id, seg.kind, flags.get(seg.id)) for seg in segments),
         conn.dialect.name,
         tuple(sorted(crm.registry.contact_fields)),
     )
