@@ -122,6 +122,14 @@ class Settings:
     login_lockout_minutes: int = 15
     login_ip_max_failures: int = 50
     password_reset_minutes: int = 30
+    password_reset_max_per_email: int = 3  # reset mails per address an hour (more: dropped)
+    password_reset_max_per_ip: int = 20  # reset requests per client address an hour (more: 429)
+    # system mail (password reset links): smtp://[user:pass@]host:port[?starttls=1] or
+    # smtps://...; empty: the link is logged (WARNING, logger cultiveat.mail)
+    mail_url: str = attrs.field(default="", repr=False)
+    mail_from: str = "cultiveat@localhost"
+    # the address users reach Cultiveat at (links in mail); empty: the request's own base URL
+    public_url: str = ""
     consent_default: str = "denied"
     field_encryption_keys: str = attrs.field(default="", repr=False)
     blind_index_key: str = attrs.field(default="", repr=False)

@@ -11,7 +11,9 @@ audited. The session itself is ``crm.sessions``'s business.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ from cultiveat_core.services.users import row_to_user
 if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
 
+log = logging.getLogger("cultiveat.auth")
 u = tables.users
 ua = tables.user_auth
 lf = tables.login_failures
@@ -355,6 +358,60 @@ class AuthService:
             )
             work.audit("auth.password_reset_requested", "user", row["id"], {})
         return plain
+
+    def forgot_password(
+        self,
+        email: str,
+        link_base: str,
+        *,
+        ip: str | None = None,
+        request_id: str | None = None,
+        wait: bool = False,
+    ) -> None:
+        """The public "forgot password" request: the same outcome whether or not ``email`` is a
+        user's. Throttled per address (``password_reset_max_per_email`` an hour: more are
+        dropped silently) and per client address (``password_reset_max_per_ip``: 429). The
+        token is made and mailed (``CULTIVEAT_MAIL_URL``; logged when unset) in a background
+        thread, so the answer takes the same time for known and unknown addresses."""
+        key = (email or "").strip().lower()
+        settings = self.crm.settings
+        now = utcnow()
+        since = now - timedelta(hours=1)
+        with self.crm.engine.connect() as conn:
+            if ip:
+                count, last = self._failures_since(conn, lf.c.ip, f"reset:{ip}", since)
+                if count >= settings.password_reset_max_per_ip and last is not None:
+                    wait_minutes = _minutes(last + timedelta(hours=1) - now)
+                    raise AccountLocked(
+                        "too many password reset requests from your address; "
+                        f"try again in {wait_minutes} minutes",
+                        retry_after=wait_minutes * 60,
+                    )
+            per_email, _ = self._failures_since(conn, lf.c.email_key, f"reset:{key}", since)
+        with self.crm.begin() as conn:
+            conn.execute(
+                lf.insert().values(
+                    email_key=f"reset:{key}"[:320], ip=f"reset:{ip}"[:64] if ip else None, occurred_at=now
+                )
+            )
+        if per_email >= settings.password_reset_max_per_email:
+            return
+
+        def send() -> None:
+            from cultiveat_core.services.mail import send_password_reset
+
+            try:
+                token = self.request_password_reset(key, request_id=request_id)
+                if token is not None:
+                    link = f"{link_base.rstrip('/')}/auth/password-reset?token={token}"
+                    send_password_reset(self.crm, key, link, settings.password_reset_minutes)
+            except Exception:
+                log.exception("password reset for a requested address failed")
+
+        worker = threading.Thread(target=send, name="cultiveat-password-reset", daemon=True)
+        worker.start()
+        if wait:
+            worker.join()
 
     def reset_password(
         self, token: str, new_password: str, *, request_id: str | None = None

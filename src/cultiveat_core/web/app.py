@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from cultiveat_core.domain import Actor
 from cultiveat_core.web.auth import ActorMiddleware, denial_auditor
 from cultiveat_core.web.csrf import CSRFMiddleware
-from cultiveat_core.web.problems import EXCEPTION_HANDLERS
+from cultiveat_core.web.problems import EXCEPTION_HANDLERS, DocumentedJsonRenderPlugin
 from cultiveat_core.web.routes import CORE_ROUTES
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litest
             title="Cultiveat",
             version="0.1.0",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # openapi.json documents every /api operation's problem answers (web/problems.py)
+            render_plugins=[SwaggerRenderPlugin(), DocumentedJsonRenderPlugin()],
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", description="API token")
             }),

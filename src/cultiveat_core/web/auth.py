@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cultiveat.web")
 
-# Paths outside /api (health, schema, the web UI's pages, tracking links) decide for themselves.
-PUBLIC_PATHS = r"^/(?!api(/|$))"
+# Paths outside /api (health, schema, the web UI's pages, tracking links) decide for themselves;
+# inside /api only the public "forgot password" request needs no actor.
+PUBLIC_PATHS = r"^/(?!api(/|$))|^/api/auth/password-reset$"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

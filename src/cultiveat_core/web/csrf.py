@@ -36,7 +36,8 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf"
 LOGIN_COOKIE = "cultiveat_login_csrf"
 LOGIN_TOKEN_SECONDS = 3600
-CSRF_EXEMPT_PATHS: set[str] = {"/login", "/auth/login", "/auth/password-reset"}
+# the reset form carries its own unguessable single-use token: nothing for a forged post to use
+CSRF_EXEMPT_PATHS: set[str] = {"/login", "/auth/login", "/auth/password-reset", "/auth/password-reset/form"}
 MAX_FORM_BYTES = 2 * 1024 * 1024
 _MULTIPART_FIELD = re.compile(rb'name="_csrf"\r\n(?:[^\r\n]*\r\n)*\r\n([^\r\n]*)\r\n')
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy.exc as sa_exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from cultiveat_core.errors import CultiveatError, ValidationError
 
@@ -28,7 +29,10 @@ def cultiveat_error(
         extra["errors"] = [e.as_dict() for e in exc.errors]
     if exc.status >= 500:
         log.error("%s on %s %s: %s", exc.title, request.method, request.url.path, exc.message)
-    return problem(exc.status, exc.title, exc.message, **extra)
+    response = problem(exc.status, exc.title, exc.message, **extra)
+    if isinstance(extra.get("retry_after"), int):  # lockouts and rate limits (429)
+        response.headers["Retry-After"] = str(max(1, extra["retry_after"]))
+    return response
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
@@ -78,3 +82,67 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_error,
     Exception: unexpected_error,
 }
+
+
+# -- OpenAPI: every /api operation documents its problem answers (schemathesis, clients) ------
+
+PROBLEM_STATUSES = {
+    400: "Malformed request: bad JSON, an undeclared field, a parameter of the wrong type",
+    401: "No valid credentials: send `Authorization: Bearer <token>` (or log in)",
+    403: "Authenticated, but the role lacks the permission (audited as permission.denied)",
+    404: "The object does not exist, or the caller may not see it",
+    409: "Conflicts with the current state (a duplicate, a state that forbids the change)",
+    412: "If-Match names an older version: reload and apply the change again",
+    422: "The values break a rule; `errors` lists each field and what to fix",
+    429: "Too many attempts: wait `Retry-After` seconds",
+}
+DOWNLOAD_TYPES = (
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/zip",
+)
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {}},
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the problem+json answers (400-429) to every ``/api`` operation of an OpenAPI dict,
+    and the file types to downloads (GET paths ending in ``/export`` or ``.csv``). In place and
+    idempotent; an operation's own declaration of a status wins."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Problem", PROBLEM_SCHEMA)
+    content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, item in (schema.get("paths") or {}).items():
+        if not path.startswith("/api"):
+            continue
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in PROBLEM_STATUSES.items():
+                responses.setdefault(str(status), {"description": description, "content": content})
+            if method == "get" and (path.endswith("/export") or path.endswith(".csv")):
+                ok = responses.setdefault("200", {"description": "the file"})
+                types = ok.setdefault("content", {})
+                for media_type in DOWNLOAD_TYPES:
+                    types.setdefault(media_type, {"schema": {"type": "string", "format": "binary"}})
+    return schema
+
+
+class DocumentedJsonRenderPlugin(JsonRenderPlugin):
+    """``/schema/openapi.json`` with :func:`document_problem_responses` applied (once: the
+    schema dict is built and cached by Litestar on the first request)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        document_problem_responses(openapi_schema)
+        return super().render(request, openapi_schema)

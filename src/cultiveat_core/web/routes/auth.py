@@ -7,12 +7,15 @@ log in) and accept JSON bodies only, which a cross-site HTML form cannot send; t
 
 from __future__ import annotations
 
-from typing import Any
+import html
+from typing import Annotated, Any
 
+import anyio
 import attrs
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import ResponseSpec
 
 from cultiveat_core.crm import CRM
 from cultiveat_core.domain import Actor
@@ -178,7 +181,100 @@ def reset_password(crm: CRM, request: Request[Any, Any, Any], data: ResetBody) -
     crm.auth.reset_password(data.token, data.password, request_id=request_id_for(request))
 
 
+RESET_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Choose a new password</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
+<style>body{{font:16px system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}}
+label,input,button{{display:block;width:100%;margin:.4rem 0}}input{{padding:.5rem}}
+.error{{color:#a40000}}</style></head><body>
+<h1>Choose a new password</h1>{message}
+<form method="post" action="/auth/password-reset/form">
+<input type="hidden" name="token" value="{token}">
+<label for="password">New password (8 characters or more)</label>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required>
+<label for="confirm">The new password again</label>
+<input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="8" required>
+<button type="submit">Set the new password</button></form></body></html>"""
+DONE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Password changed</title>
+</head><body style="font:16px system-ui,sans-serif;max-width:26rem;margin:3rem auto">
+<h1>Password changed</h1><p>Your password is set and every open session was ended.
+<a href="/login">Log in</a> with it (your second factor is still asked).</p></body></html>"""
+
+
+def _page(body: str, status: int = 200) -> Response[str]:
+    return Response(
+        body,
+        status_code=status,
+        media_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@get("/auth/password-reset", sync_to_thread=False, include_in_schema=False)
+def reset_page(token: str = "") -> Response[str]:
+    """The page a reset link opens: a form for the new password (the token stays in it)."""
+    return _page(RESET_PAGE.format(token=html.escape(token[:200], quote=True), message=""))
+
+
+@post("/auth/password-reset/form", include_in_schema=False, status_code=200)
+async def reset_form(crm: CRM, request: Request[Any, Any, Any]) -> Response[str]:
+    """The reset page's form (URL-encoded): the same rules as ``POST /auth/password-reset``."""
+    form = await request.form()
+    token = str(form.get("token") or "")[:200]
+    password = str(form.get("password") or "")
+    message = ""
+    if password != str(form.get("confirm") or ""):
+        message = "the two passwords differ; type the same one twice"
+    else:
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: crm.auth.reset_password(token, password, request_id=request_id_for(request))
+            )
+            return _page(DONE_PAGE)
+        except (AuthenticationFailed, ValidationError) as exc:
+            details = "; ".join(e.message for e in getattr(exc, "errors", []) or [])
+            message = details or exc.message
+    error = f'<p class="error" role="alert">{html.escape(message)}</p>'
+    return _page(RESET_PAGE.format(token=html.escape(token, quote=True), message=error), 400)
+
+
+class ForgotBody(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(max_length=320)]
+
+
+FORGOT_ANSWER = (
+    "if an active account uses this address, a link to reset its password is on its way; "
+    "it expires and works once"
+)
+
+
+@post(
+    "/api/auth/password-reset",
+    sync_to_thread=True,
+    tags=["auth"],
+    status_code=202,
+    responses={429: ResponseSpec(None, description="too many reset requests from this address")},
+)
+def forgot_password(crm: CRM, request: Request[Any, Any, Any], data: ForgotBody) -> dict[str, str]:
+    """Public "forgot password": always 202 with the same answer, whether or not the address is a
+    user's. A single-use link (valid ``password_reset_minutes``) goes to the address by the
+    configured mail (``CULTIVEAT_MAIL_URL``; logged when unset). Setting a new password with it
+    ends every session and does not bypass MFA. Rate-limited per address and per client."""
+    if "@" not in data.email:
+        raise ValidationError.field("email", "give the email address you log in with")
+    crm.auth.forgot_password(
+        data.email,
+        crm.settings.public_url or str(request.base_url),
+        ip=client_ip(request),
+        request_id=request_id_for(request),
+    )
+    return {"detail": FORGOT_ANSWER}
+
+
 AUTH_ROUTES = [
+    forgot_password,
+    reset_page,
+    reset_form,
     login,
     verify_mfa,
     start_enrolment,
