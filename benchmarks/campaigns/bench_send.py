@@ -106,6 +106,14 @@ def smtp_reference(port: int, count: int, connections: int = 1) -> float:
     return per * connections / (time.perf_counter() - started)
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(["nice", PY, str(HERE / "worker.py"), "--concurrency", str(concurrency),
                              "--pool", "threads"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -128,8 +136,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--kill-at", type=float, default=0.3, help="SIGKILL a worker at this fraction sent")
-    parser.add_argument("--lease", type=float, default=20.0)
-    parser.add_argument("--send-lease", type=float, default=10.0)
+    parser.add_argument("--lease", type=float, default=10.0)
+    parser.add_argument("--send-lease", type=float, default=5.0)
     parser.add_argument("--sink-procs", type=int, default=2, help="aiosmtpd processes sharing the port")
     parser.add_argument("--port", type=int, default=2526)
     parser.add_argument("--redis-db", type=int, default=12)
@@ -188,6 +196,7 @@ def main() -> int:
     workers = [start_worker(env, args.concurrency, work / f"worker{i}.log") for i in range(args.workers)]
     samples: list[tuple[float, int, list[int]]] = []
     killed_at = restarted_at = None
+    cpu: dict[int, float] = {}
     try:
         template = library.create(crm, system, {
             "name": "Bench", "subject": "Hello {first_name}",
@@ -203,6 +212,8 @@ def main() -> int:
             time.sleep(0.5)
             sent = count_lines(sink_files)
             samples.append((time.perf_counter() - t0, sent, [tree_rss_kb(w.pid) for w in workers]))
+            for w in workers:
+                cpu[w.pid] = cpu_seconds(w.pid) or cpu.get(w.pid, 0.0)
             if killed_at is None and sent >= args.kill_at * expected:
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 workers[0].wait()
@@ -226,6 +237,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(w.pid, signal.SIGKILL)
         load_after = os.getloadavg()
+        sink_cpu = sum(cpu_seconds(s.pid) for s in sinks)
         for sink in sinks:
             sink.send_signal(signal.SIGTERM)
         for sink in sinks:
@@ -262,6 +274,8 @@ def main() -> int:
         f"reference_raw_smtplib_{threads_total}_connections_msgs_per_s": round(reference_parallel, 1),
         "ratio_steady_to_parallel_reference": round(0.8 * got / (t90 - t10) / reference_parallel, 2)
         if t90 > t10 else None,
+        "workers_cpu_ms_per_message": round(1000 * sum(cpu.values()) / got, 2) if got else None,
+        "sink_cpu_ms_per_message_incl_reference": round(1000 * sink_cpu / (got + 9000), 2),
         "sink_processes": args.sink_procs, "load_average_before": load_before, "load_average_after": load_after,
         "killed_worker_at_s": killed_at, "restarted_at_s": restarted_at,
         "recipients_expected": len(wanted),

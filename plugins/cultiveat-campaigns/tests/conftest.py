@@ -1,5 +1,6 @@
 """Every test gets a CRM with the core, campaigns and the email channel, and a real aiosmtpd sink."""
 
+import asyncio
 import socket
 import threading
 
@@ -25,6 +26,7 @@ class Sink:
     def __init__(self):
         self.messages = []
         self.rcpt_script = {}
+        self.delay = 0.0  # seconds before answering DATA (a slow server, for the fault test)
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -42,6 +44,8 @@ class Sink:
         from email.policy import default
 
         msg = message_from_bytes(envelope.content, policy=default)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append({"to": list(envelope.rcpt_tos), "msg": msg})
         return "250 Message accepted"

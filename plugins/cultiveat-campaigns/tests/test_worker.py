@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 from cultiveat_campaigns.tables import recipients
+from cultiveat_email.tables import messages
 
 from cultiveat_core.db import tables as core_tables
+from cultiveat_core.db.metadata import utcnow
 
 from .conftest import SYSTEM, make_contacts
 
@@ -42,9 +45,7 @@ def broker(redis_url):
 
 @pytest.fixture
 def worker_env(env, broker):
-    others = sorted(
-        ep.name for ep in entry_points(group="cultiveat") if ep.name not in ("email", "campaigns")
-    )
+    others = sorted(ep.name for ep in entry_points(group="cultiveat") if ep.name not in ("email", "campaigns"))
     return {
         **env,
         "CULTIVEAT_BROKER_URL": broker,
@@ -60,35 +61,39 @@ def worker_crm(make_crm, worker_env, cultiveat_backend, request):
     backends = request.config.getoption("--cultiveat-db").split(",")
     if cultiveat_backend == "sqlite" and "postgresql" in backends:
         pytest.skip("the worker test runs once per session, on PostgreSQL (it is also configured)")
-    crm = make_crm(
-        load_entrypoints=True, environ=worker_env, broker_url=worker_env["CULTIVEAT_BROKER_URL"]
-    )
-    assert {"email", "campaigns"} <= {
-        r.name for r in crm.plugin_records.values() if r.status == "loaded"
-    }
+    crm = make_crm(load_entrypoints=True, environ=worker_env, broker_url=worker_env["CULTIVEAT_BROKER_URL"])
+    assert {"email", "campaigns"} <= {r.name for r in crm.plugin_records.values() if r.status == "loaded"}
     return crm
 
 
-@pytest.fixture
-def worker(worker_crm, worker_env, tmp_path):
-    env = {**os.environ, **worker_env, "CULTIVEAT_DATABASE_URL": worker_crm.settings.database_url}
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed after the worker stops
-    cli = Path(sys.executable).with_name("cultiveat")
-    proc = subprocess.Popen(
-        [str(cli), "worker", "--concurrency", "2", "--pool", "threads"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield proc
+def start_worker(crm, worker_env, log_path):
+    env = {**os.environ, **worker_env, "CULTIVEAT_DATABASE_URL": crm.settings.database_url}
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [str(Path(sys.executable).with_name("cultiveat")), "worker", "--concurrency", "2", "--pool", "threads"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_worker(proc):
+    if proc.poll() is not None:
+        return
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
-    log.close()
+
+
+@pytest.fixture
+def worker(worker_crm, worker_env, tmp_path):
+    proc = start_worker(worker_crm, worker_env, tmp_path / "worker.log")
+    yield proc
+    stop_worker(proc)
 
 
 def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker, sink, tmp_path):
@@ -98,9 +103,7 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
     sink.rcpt_script[bob.email] = ["550 5.1.1 unknown user"]
     from cultiveat_campaigns import library, service
 
-    tid = library.create(
-        crm, SYSTEM, {"name": "W", "subject": "Hi {first_name}", "body_text": "hello"}
-    )["id"]
+    tid = library.create(crm, SYSTEM, {"name": "W", "subject": "Hi {first_name}", "body_text": "hello"})["id"]
     campaign = service.create(
         crm,
         SYSTEM,
@@ -120,9 +123,7 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
         90,
         "ann (after a 451 and a job retry) and cy to get their message\n" + log(),
     )
-    wait_for(
-        lambda: service.get(crm, SYSTEM, campaign["id"])["status"] == "Completed", 30, "completion"
-    )
+    wait_for(lambda: service.get(crm, SYSTEM, campaign["id"])["status"] == "Completed", 30, "completion")
     assert sink.to(bob.email) == []
     assert sink.rcpt_script[bob.email] == []  # 550 answered once, never retried
     with crm.connect() as conn:
@@ -133,14 +134,10 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
     # outbox keeps every contact at one message.
     with crm.begin() as conn:
         job_id = conn.execute(
-            sa.select(core_tables.jobs.c.id).where(
-                core_tables.jobs.c.name == "campaigns.send_batch"
-            )
+            sa.select(core_tables.jobs.c.id).where(core_tables.jobs.c.name == "campaigns.send_batch")
         ).scalar()
         conn.execute(
-            core_tables.jobs.update()
-            .where(core_tables.jobs.c.id == job_id)
-            .values(status="queued", dispatched_at=None)
+            core_tables.jobs.update().where(core_tables.jobs.c.id == job_id).values(status="queued", dispatched_at=None)
         )
         conn.execute(recipients.update().values(status="queued"))
     crm.jobs.relay([job_id])
@@ -149,3 +146,61 @@ def test_worker_retries_451_delivers_once_and_suppresses_550(worker_crm, worker,
     time.sleep(1)
     assert len(sink.to(ann.email)) == 1 and len(sink.to(cy.email)) == 1
     assert len({m["Message-ID"] for m in sink.to(ann.email)}) == 1
+
+
+def test_sigkill_mid_send_then_restart_every_recipient_gets_one_message_id(worker_crm, worker_env, sink, tmp_path):
+    """A real worker is SIGKILLed while it sends (the server answers DATA after 50 ms), then
+    restarted: every recipient ends with exactly one distinct Message-ID at the server (a
+    message in flight at the kill may arrive twice with the same Message-ID: the receiver
+    dedupes), nobody is left without one, and the unsubscribed contact gets nothing."""
+    from cultiveat_campaigns import consent, library, service
+
+    crm = worker_crm
+    env = {**worker_env, "CULTIVEAT_EMAIL_SEND_LEASE_SECONDS": "2", "CULTIVEAT_EMAIL_BATCH_SIZE": "20"}
+    people = make_contacts(crm, 41, prefix="k")
+    gone = people.pop()
+    consent.withdraw(crm, SYSTEM, [gone.id], "email_marketing", source="test")
+    sink.delay = 0.05
+    tid = library.create(crm, SYSTEM, {"name": "K", "subject": "Hi {first_name}", "body_text": "hello"})["id"]
+    campaign = service.create(
+        crm,
+        SYSTEM,
+        {"name": "Kill", "template_id": tid, "audience": {"contact_ids": [p.id for p in people] + [gone.id]}},
+    )
+    log_path = tmp_path / "worker.log"
+    proc = start_worker(crm, env, log_path)
+    try:
+        service.send(crm, SYSTEM, campaign["id"])
+        wait_for(lambda: len(sink.messages) >= 8, 60, "the first messages\n" + log_path.read_text())
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        killed_at = len(sink.messages)
+        assert killed_at < 40, "the kill came after the end: nothing was in flight"
+        with crm.connect() as conn:
+            in_flight = conn.execute(
+                sa.select(sa.func.count()).select_from(messages).where(messages.c.status == "sending")
+            ).scalar()
+        assert in_flight > 0
+        # The job lease (300 s) running out is what lets another worker take the dead worker's
+        # jobs; here time is moved on instead of waited for.
+        with crm.begin() as conn:
+            conn.execute(
+                core_tables.jobs.update()
+                .where(core_tables.jobs.c.status == "running")
+                .values(locked_until=utcnow() - timedelta(seconds=1))
+            )
+        proc = start_worker(crm, env, log_path)
+        wait_for(
+            lambda: service.get(crm, SYSTEM, campaign["id"])["status"] == "Completed",
+            60,
+            "completion after the restart\n" + log_path.read_text(errors="replace")[-3000:],
+        )
+    finally:
+        stop_worker(proc)
+    for p in people:
+        ids = {m["Message-ID"] for m in sink.to(p.email)}
+        assert len(ids) == 1, (p.email, ids)
+    assert sink.to(gone.email) == []
+    with crm.connect() as conn:
+        statuses = dict(conn.execute(sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)).all())
+    assert statuses == {"sent": 40}

@@ -10,6 +10,7 @@ from cultiveat_email import compose
 from cultiveat_email.delivery import service
 from cultiveat_email.smtp import parse_smtp_url
 from cultiveat_email.tables import messages, suppressions
+from cultiveat_email.throttle import Throttle
 
 from cultiveat_core import Actor, ValidationError
 from cultiveat_core.db.metadata import utcnow
@@ -281,3 +282,52 @@ def test_no_sender_configured_says_how_to_fix(make_crm, sink):
     ann = contact(crm)
     with pytest.raises(ValidationError, match="CULTIVEAT_EMAIL_FROM"):
         service(crm).deliver([message(ann)])
+
+
+@pytest.mark.redis
+def test_throttles_are_shared_across_processes_through_redis(redis_url):
+    """Two throttles on one Redis (two worker processes) share one budget: 20 sends at 10/s
+    with a burst of 10 wait about a second; two per-process buckets would not wait at all."""
+    import uuid
+
+    import redis
+
+    namespace = f"test-{uuid.uuid4().hex}"
+    first, second = (Throttle(10, 4, redis_url, namespace) for _ in range(2))
+    assert first.shared and second.shared
+    try:
+        started = time.monotonic()
+        waited = sum(t.acquire(f"d{i % 5}.example") for i, t in enumerate([first, second] * 10))
+        assert waited >= 0.8 and time.monotonic() - started >= 0.8
+        # one domain (4/s, burst 4) from both: the 5th to 8th sends wait ~0.25 s each
+        waited = sum(t.acquire("busy.example") for t in [first, second] * 4)
+        assert waited >= 0.7
+        alone = [Throttle(10, 0) for _ in range(2)]
+        assert not alone[0].shared
+        assert sum(t.acquire("x.example") for t in alone * 10) == 0
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(f"{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+def test_an_unreachable_redis_falls_back_to_per_process_buckets(make_crm, email_env, sink):
+    import cultiveat_email.plugin
+
+    from .conftest import free_port
+
+    crm = make_crm(
+        plugins=[cultiveat_email.plugin],
+        environ={
+            **email_env,
+            "CULTIVEAT_EMAIL_RATE_LIMIT": "20",
+            "CULTIVEAT_EMAIL_THROTTLE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        },
+    )
+    throttle = service(crm).throttle
+    assert throttle.shared
+    waited = sum(throttle.acquire("x.example") for _ in range(25))
+    assert waited >= 0.15  # still limited (20/s, burst 20), per process
+    people = [contact(crm, f"r{i}@example.com") for i in range(3)]
+    assert [r["status"] for r in service(crm).deliver([message(p) for p in people])] == ["sent"] * 3

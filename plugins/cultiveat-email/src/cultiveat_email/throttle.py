@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 log = logging.getLogger("cultiveat.email")
+REDIS_RETRY_SECONDS = 5.0  # after a Redis error, per-process buckets for this long
 
 # KEYS[1]: the bucket. ARGV: rate (tokens/s), capacity. Answers the wait in seconds (a string,
 # Lua numbers become integers otherwise). Takes the token even when the caller must wait
@@ -93,6 +94,7 @@ class Throttle:
         self.domains: dict[str, Any] = {}
         self.local_domains: dict[str, TokenBucket] = {}
         self.lock = threading.Lock()
+        self.redis_down_until = 0.0
 
     @property
     def shared(self) -> bool:
@@ -114,12 +116,19 @@ class Throttle:
             return bucket, self.local_domains[domain]
 
     def _wait(self, bucket: Any, fallback: TokenBucket) -> float:
-        if bucket is fallback or not isinstance(bucket, RedisBucket):
+        if not isinstance(bucket, RedisBucket):
             return float(bucket.wait_time())
+        if time.monotonic() < self.redis_down_until:
+            return fallback.wait_time()
         try:
             return bucket.wait_time()
         except Exception as exc:  # Redis down: keep limiting, per process, rather than stop
-            log.warning("email throttle: Redis unreachable (%s); limiting per process", exc)
+            log.warning(
+                "email throttle: Redis unreachable (%s); limiting per process for %s s",
+                exc,
+                REDIS_RETRY_SECONDS,
+            )
+            self.redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
             return fallback.wait_time()
 
     def acquire(self, domain: str) -> float:
