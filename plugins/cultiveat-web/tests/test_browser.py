@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
 import pytest
 
 from cultiveat_core.demo import load_demo
+from cultiveat_core.domain import Actor
 from cultiveat_core.web import create_app
 
 from .conftest import PASSWORD, make_user
@@ -186,6 +188,37 @@ def test_a_user_works_through_the_crm_in_a_real_browser(
     page.keyboard.press("ArrowRight")
     assert page.locator("#panel-notes").is_visible()
 
+    # edit in the dialog (the link opens a <dialog> with the edit page's form)
+    page.get_by_role("link", name="Edit contact").click()
+    edit = page.locator("#edit-dialog")
+    assert edit.is_visible() and "/edit" not in page.url
+    edit.get_by_label("Position").fill("Commodore")
+    edit.get_by_role("button", name="Save changes").click()
+    page.locator(".flash", has_text="saved").wait_for()
+    assert "Commodore" in page.locator(".contact-title").inner_text()
+
+    # activity history: grouped by day, 25 a page, older ones load as the list scrolls
+    contact_id = int(contact_url.rstrip("/").rsplit("/", 1)[1])
+    crm.activities.log_many(
+        Actor.system("browser test"),
+        [
+            {"contact_id": contact_id, "type": "note", "data": {"text": f"Older note {i}"},
+             "occurred_at": datetime.now(UTC) - timedelta(days=1 + i // 12, minutes=i)}
+            for i in range(30)
+        ],
+    )
+    page.goto(contact_url + "?tab=activity")
+    items = page.locator("#panel-activity .timeline-item")
+    expect(items).to_have_count(25)
+    assert page.locator("#panel-activity .day-head").count() >= 2
+    page.locator("#panel-activity a[data-more]").scroll_into_view_if_needed()
+    total = len(crm.activities.timeline(Actor.system("browser test"), contact_id, limit=200))
+    assert total > 25
+    expect(items).to_have_count(total)
+    expect(page.locator("#panel-activity a[data-more]")).to_have_count(0)
+    days = page.eval_on_selector_all("#panel-activity [data-day]", "els => els.map(e => e.dataset.day)")
+    assert len(days) == len(set(days)), f"a day header repeated after loading more: {days}"
+
     # import a CSV through the wizard: upload, mapping, dry run, import, result with row errors
     sheet = tmp_path / "people.csv"
     sheet.write_text(
@@ -210,6 +243,20 @@ def test_a_user_works_through_the_crm_in_a_real_browser(
         or "email" in Path(download.value.path()).read_text()
     )
 
+    # keyset pages: Next carries a cursor; a filtered page's count arrives after rendering
+    page.goto(f"{live}/contacts")
+    row_ids = 'els => els.map(e => e.dataset.contactId)'
+    first_rows = page.eval_on_selector_all("tr[data-contact-id]", row_ids)
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"cursor="))
+    assert not set(first_rows) & set(page.eval_on_selector_all("tr[data-contact-id]", row_ids))
+    page.get_by_role("link", name="← Previous").click()
+    page.wait_for_url(re.compile(r"before="))
+    assert page.eval_on_selector_all("tr[data-contact-id]", row_ids) == first_rows
+    page.goto(f"{live}/contacts?stage=Qualified")
+    expect(page.locator("[data-count-from]")).to_have_count(0)
+    assert re.match(r"\d+\+? contacts? match", page.locator(".result-count").inner_text())
+
     # bulk-tag two contacts
     page.goto(f"{live}/contacts?q=bletchley")
     page.goto(f"{live}/contacts")
@@ -233,6 +280,22 @@ def test_a_user_works_through_the_crm_in_a_real_browser(
     page.locator("[data-theme-toggle] button").click()
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
 
+    # profile: from the top bar; change the password (current one, the new one twice)
+    page.goto(f"{live}/")
+    page.locator("a.who").click()
+    page.get_by_role("heading", name="Your profile").wait_for()
+    assert page.locator(".current-session").count() == 1
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("purple elephants juggle quietly 7")
+    page.get_by_label("New password again").fill("purple elephants juggle quietly 8")
+    page.get_by_role("button", name="Change password").click()
+    page.locator("#confirm_password-error").wait_for()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("purple elephants juggle quietly 7")
+    page.get_by_label("New password again").fill("purple elephants juggle quietly 7")
+    page.get_by_role("button", name="Change password").click()
+    page.locator(".flash", has_text="Password changed").wait_for()
+
     # keyboard: the first Tab reaches the skip link
     page.goto(f"{live}/contacts")
     page.keyboard.press("Tab")
@@ -248,6 +311,7 @@ def test_a_user_works_through_the_crm_in_a_real_browser(
         "import": "/imports/new",
         "admin-users": "/admin/users",
         "audit": "/admin/audit",
+        "profile": "/profile",
     }
     for theme in ("light", "dark"):
         for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
