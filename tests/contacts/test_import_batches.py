@@ -215,3 +215,39 @@ def test_a_batch_is_redone_when_a_contact_appears_meanwhile(crm, system, monkeyp
     result = run(crm, system, data)
     assert (result.created, result.skipped, result.errors) == (1, 1, [])
     assert calls["n"] == 2 and sorted(contacts_by_email(crm)) == ["late@example.com", "new@example.com"]
+
+
+@pytest.mark.parametrize("keys", ["", "generate"])
+def test_imported_phones_and_notes_are_stored_like_the_services_store_them(make_crm, system, keys):
+    from cultiveat_core.crypto import generate_key
+
+    crm = make_crm(field_encryption_keys=generate_key() if keys else "")
+    crm.contacts.create(system, {"email": "dup@example.com", "first_name": "D", "last_name": "U"})
+    data = (
+        "Email,First Name,Last Name,Phone,Notes\n"
+        "mia@example.com,Mia,Ross,+1 202 555 0143,allergic to peanuts\n"
+        "dup@example.com,D,U,+1 202 555 0199,\n"
+    )
+    result = run(crm, system, data, on_duplicate="update")
+    assert (result.created, result.updated, result.errors) == (1, 1, [])
+    c = tables.contacts
+    with crm.engine.connect() as conn:
+        stored = {
+            r.email: r
+            for r in conn.execute(
+                sa.select(
+                    c.c.email,
+                    sa.type_coerce(c.c.phone, sa.String).label("phone"),
+                    sa.type_coerce(c.c.notes, sa.String).label("notes"),
+                    c.c.phone_key,
+                )
+            )
+        }
+    found = contacts_by_email(crm)
+    assert found["mia@example.com"].phone == "+12025550143"
+    assert found["mia@example.com"].notes == "allergic to peanuts"
+    assert found["dup@example.com"].phone == "+12025550199"
+    for email, phone in (("mia@example.com", "+12025550143"), ("dup@example.com", "+12025550199")):
+        assert stored[email].phone_key == crm.cipher.blind_index(phone)
+        assert (stored[email].phone == phone) is (not keys)
+    assert (stored["mia@example.com"].notes == "allergic to peanuts") is (not keys)

@@ -20,10 +20,9 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import TypeDecorator
 
 from cultiveat_core.db import tables
-from cultiveat_core.db.metadata import UTCDateTime, utcnow
+from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor, Address, Contact, SocialLinks
 from cultiveat_core.domain.contacts import ADDRESS_PARTS, SOCIAL_NETWORKS
 from cultiveat_core.errors import ValidationError
@@ -32,6 +31,7 @@ from cultiveat_core.importing.cleaning import RowCleaner
 from cultiveat_core.importing.mappers import IGNORE, SOURCES, apply_mapping_file, choose_mapper
 from cultiveat_core.importing.reader import FileProblem, open_csv
 from cultiveat_core.importing.rows import RowBuilder, RowInput, row_problems
+from cultiveat_core.privacy.encryption import encrypt_contact_rows
 from cultiveat_core.services.contacts import company_key
 from cultiveat_core.services.search import refresh_search_docs, search_document
 from cultiveat_core.services.tags import add_tags, initial_tags, tag_ids
@@ -323,14 +323,6 @@ class BatchWriter:
         self.owner_emails: dict[int, str | None] = {}
         self.dialect = crm.engine.dialect.name
         self.columns = [col.name for col in c.columns]
-        # column types that convert values on the way in (encrypted fields); COPY bypasses
-        # SQLAlchemy, so their bind processors run here
-        self.processors = {
-            col.name: processor
-            for col in c.columns
-            if isinstance(col.type, TypeDecorator) and not isinstance(col.type, UTCDateTime)
-            if (processor := col.type.bind_processor(crm.engine.dialect)) is not None
-        }
         self.listen_created = any(
             implementations(crm.pm, n) for n in ("contact_created", "contacts_created")
         )
@@ -549,6 +541,8 @@ class BatchWriter:
                         row_tags.append(name)
             if self.listen_created:
                 contacts.append(self._contact(row, row_tags))
+        # phone and notes encrypted when keys are configured, the phone's blind index filled
+        rows = encrypt_contact_rows(self.crm, rows)
         if self.dialect == "postgresql":
             self._copy(conn, rows, links, now)
         else:
@@ -576,14 +570,11 @@ class BatchWriter:
         assert raw is not None
         names = self.columns
         quoted = ", ".join(f'"{n}"' for n in names)
-        processors = self.processors
         stamp = now.isoformat()
         lines = []
         for row in rows:
             row["social"] = json.dumps(row["social"]) if row["social"] else "{}"
             row["custom"] = json.dumps(row["custom"]) if row["custom"] else "{}"
-            for name, processor in processors.items():
-                row[name] = processor(row.get(name))
             row["created_at"] = row["updated_at"] = stamp
             lines.append("\t".join([_copy_text(row.get(n)) for n in names]))
         lines.append("")
@@ -658,6 +649,7 @@ class BatchWriter:
         overwrite = self.options.on_duplicate == "update"
         companies = self._company_ids(conn, [v.get("company") for _, v, _ in items])
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        changes: list[dict[str, Any]] = []
         tags: dict[int, list[str]] = {}
         now = utcnow()
         for row, values, contact_id in items:
@@ -681,6 +673,8 @@ class BatchWriter:
             if values.get("tags"):
                 tags[contact_id] = values["tags"]
             change.update(b_id=contact_id, version=old["version"] + 1, updated_at=now)
+            changes.append(change)
+        for change in encrypt_contact_rows(self.crm, changes):  # phone_key follows the phone
             groups.setdefault(tuple(sorted(change)), []).append(change)
         for keys, params in groups.items():
             columns: dict[str, Any] = {k: sa.bindparam(k) for k in keys if k != "b_id"}
