@@ -1,74 +1,71 @@
-"""schemathesis against /schema, authenticated as an admin (a fresh admin per example).
+"""schemathesis against /schema: every /api operation of the core and of every installed plugin
+(entry points), authenticated (a fresh admin token per example: operations under test revoke
+tokens and deactivate users), with all of schemathesis's checks.
 
-Runs on the core app (SQLite and PostgreSQL with --cultiveat-db) with a few examples per
-operation. Checks: no server error, responses valid against their documented schema, required
-headers, unsupported methods, and so on. Not asserted yet (counted and printed): documented
-status codes and content types (the core's routes do not all declare their 401/403/404/422
-problem+json answers in OpenAPI) and positive-data acceptance (dict bodies whose business
-rules reject schema-valid data). The browser login endpoints (/auth/*) are left to the
-session tests: their cookies and CSRF tokens are not in the OpenAPI document.
+Asserted, zero failures: no server error, responses and their content types as documented
+(``web/problems.py`` documents every operation's problem+json answers), required headers,
+unsupported methods, authentication enforced (``ignored_auth``), and the other default checks.
+``positive_data_acceptance`` (ST202: a body valid for the schema must be accepted) runs in a
+second pass and is counted, not asserted: operations that take a free-form JSON object (a
+``dict`` body) check their rules in the service, which the schema does not express.
+
+Time-bounded: ``CULTIVEAT_SCHEMATHESIS_EXAMPLES`` examples per operation (default 2, no
+shrinking); the counts of operations and examples are printed.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    ignored_auth,
-    positive_data_acceptance,
-    status_code_conformance,
-)
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from cultiveat_core.domain import Actor
 from cultiveat_core.web import create_app
 
-EXAMPLES = 5
-IDENTITY_PATHS = (
-    r"^/api/(users|roles|permissions|tokens|audit|privacy)"
-    r"|^/api/contacts/\{contact_id\}/(consent|subject-access|erase)$"
-)
-NOT_ASSERTED = [status_code_conformance, content_type_conformance, positive_data_acceptance, ignored_auth]
+EXAMPLES = int(os.environ.get("CULTIVEAT_SCHEMATHESIS_EXAMPLES", "2"))
 
 
-def test_api_conforms_to_its_schema(make_crm):
-    crm = make_crm(cookie_secure=False)
+def test_every_api_operation_conforms_to_its_schema(make_crm):
+    environ = {**os.environ, "CULTIVEAT_EMAIL_WEBHOOK_SECRET": "schemathesis-secret"}
+    crm = make_crm(cookie_secure=False, load_entrypoints=True, environ=environ)
     app = create_app(crm, run_jobs=False)
     system = Actor.system("schemathesis")
-    # the identity, audit and privacy operations (issue 5); the contacts routes run with
-    # ``CULTIVEAT_SCHEMATHESIS_ALL=1`` until they bound their ids (a huge id is a 500 today)
-    everything = os.environ.get("CULTIVEAT_SCHEMATHESIS_ALL") == "1"
-    pattern = r"^/api/" if everything else IDENTITY_PATHS
-    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app).include(path_regex=pattern)
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app).include(path_regex=r"^/api/")
 
     def fresh_admin() -> dict[str, str]:
         user = crm.users.create(system, f"st-{uuid.uuid4().hex[:8]}@example.com", "admin")
         return {"Authorization": f"Bearer {crm.tokens.create(system, user, name='st')[1]}"}
 
-    operations, failures, documentation = 0, {}, {}
+    calls = {"n": 0}
+    started = time.monotonic()
+    operations, failures, rejected = 0, {}, {}
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
-        def check(case, excluded):
-            case.call_and_validate(headers=fresh_admin(), excluded_checks=excluded)
+                  database=None, phases=[Phase.explicit, Phase.generate])
+        def check(case, **kwargs):
+            calls["n"] += 1
+            # generous: the first call of some operations imports heavy modules (ML) on a loaded CI box
+            case.call_and_validate(headers=fresh_admin(), timeout=60, **kwargs)
 
         try:
-            check(excluded=NOT_ASSERTED)
+            check(excluded_checks=[positive_data_acceptance])
         except BaseException as exc:  # schemathesis raises a FailureGroup (an ExceptionGroup)
-            failures[operation.label] = str(exc)[:800]
-            continue
+            failures[operation.label] = str(exc)[:1200]
         try:
-            check(excluded=[])
+            check(checks=[positive_data_acceptance])
         except BaseException as exc:
-            documentation[operation.label] = str(exc).splitlines()[2:3]
-    print(f"\nschemathesis: {operations} operations, {EXAMPLES} examples each; "
-          f"{len(failures)} failing the asserted checks; {len(documentation)} with "
-          "undocumented status codes/content types or rejected schema-valid data")
+            rejected[operation.label] = str(exc).splitlines()[:1]
+    seconds = time.monotonic() - started
+    print(f"\nschemathesis: {operations} operations, up to {EXAMPLES} examples each per pass, "
+          f"{calls['n']} calls in {seconds:.0f} s; {len(failures)} failing the asserted checks; "
+          f"{len(rejected)} rejecting schema-valid data (ST202, not asserted): {sorted(rejected)}")
+    assert operations >= 100, "the core and the plugins' operations should all be in /schema"
     assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())

@@ -130,7 +130,9 @@ def document_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation["responses"]
             for status, description in PROBLEM_STATUSES.items():
-                responses.setdefault(str(status), {"description": description, "content": content})
+                answer = responses.setdefault(str(status), {"description": description})
+                # Litestar's own 400 says application/json: the body is problem+json either way
+                answer.setdefault("content", {}).update(content)
             if method == "get" and (path.endswith("/export") or path.endswith(".csv")):
                 ok = responses.setdefault("200", {"description": "the file"})
                 types = ok.setdefault("content", {})

@@ -239,7 +239,7 @@ async def reset_form(crm: CRM, request: Request[Any, Any, Any]) -> Response[str]
 
 
 class ForgotBody(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=320)]
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 FORGOT_ANSWER = (
