@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from cultiveat_campaigns import history, service
-from cultiveat_core import ContactTab, NavItem, QuickAction
+from cultiveat_core import BulkAction, ContactTab, NavItem, QuickAction
 
 BADGE = {
     "opened": "#10B981",
@@ -82,6 +82,21 @@ UI = [
         render=render_communication_tab,
         order=20,
         icon="envelope",
+    ),
+    # the contacts list's bulk actions: both open the dialog of pages.bulk_dialog
+    BulkAction(
+        name="send_email",
+        label="Send Email",
+        href="/campaigns/bulk",
+        order=30,
+        permission="campaigns.send",
+    ),
+    BulkAction(
+        name="add_to_campaign",
+        label="Add to Campaign",
+        href="/campaigns/bulk",
+        order=31,
+        permission="campaigns.send",
     ),
     QuickAction(
         name="email",
