@@ -546,16 +546,41 @@ class BatchWriter:
         if self.dialect == "postgresql":
             self._copy(conn, rows, links, now)
         else:
-            conn.execute(c.insert(), [dict.fromkeys(self.columns) | r for r in rows])
-            if links:
-                conn.execute(
-                    ct.insert(),
-                    [
-                        {"contact_id": cid, "tag_id": tid, "source": src, "created_at": now}
-                        for cid, tid, src in links
-                    ],
-                )
+            self._executemany(conn, rows, links, now)
         return ids, contacts
+
+    def _executemany(
+        self,
+        conn: sa.Connection,
+        rows: list[dict[str, Any]],
+        links: list[tuple[int, int, str]],
+        now: Any,
+    ) -> None:
+        """SQLite: one executemany per table on the driver's cursor, values in the form the
+        column types store them (the batch's timestamp converted once, JSON serialised here;
+        phone and notes were encrypted by ``encrypt_contact_rows``)."""
+        dialect = conn.dialect
+        stamp = c.c.created_at.type.bind_processor(dialect)
+        json_value = c.c.custom.type.dialect_impl(dialect).bind_processor(dialect)
+        assert stamp is not None and json_value is not None
+        when = stamp(now)
+        empty = json_value({})
+        names = self.columns
+        placeholders = ", ".join("?" for _ in names)
+        params = []
+        for row in rows:
+            row["social"] = json_value(row["social"]) if row["social"] else empty
+            row["custom"] = json_value(row["custom"]) if row["custom"] else empty
+            row["created_at"] = row["updated_at"] = when
+            params.append(tuple([row.get(n) for n in names]))
+        quoted = ", ".join(f'"{n}"' for n in names)
+        conn.exec_driver_sql(f"INSERT INTO core_contacts ({quoted}) VALUES ({placeholders})", params)
+        if links:
+            conn.exec_driver_sql(
+                "INSERT INTO core_contact_tags (contact_id, tag_id, source, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(cid, tid, src, when) for cid, tid, src in links],
+            )
 
     def _copy(
         self,
