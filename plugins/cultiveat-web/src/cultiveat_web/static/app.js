@@ -239,13 +239,16 @@
   var filterForm = document.querySelector("form[data-live-filter]");
   if (filterForm && bulkForm) {
     var timer = null;
+    var requestSeq = 0;
     var refreshList = function () {
       var params = new URLSearchParams();
       new FormData(filterForm).forEach(function (value, key) {
         if (key !== "company_q" && String(value).trim() !== "") { params.append(key, value); }
       });
       var url = filterForm.action + "?" + params.toString();
+      var mine = ++requestSeq;
       fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        if (mine !== requestSeq) { return; }  // a newer filter was asked for: drop this answer
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById("bulk-form");
         var current = document.getElementById("bulk-form");
