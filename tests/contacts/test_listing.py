@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor
+from cultiveat_core.markers import hookimpl
 
 from .conftest import person
 
@@ -133,3 +134,65 @@ def test_tag_and_owner_filters_either_way_round(client, crm, monkeypatch):
     assert _emails(client, {"owner": str(me["owner_id"])}) == expected_common
     assert _emails(client, {"owner": ["nobody@example.com", str(me["owner_id"])]}) == expected_common
     assert _emails(client, {"owner": "nobody@example.com"}) == set()
+
+
+class HeaderActorPlugin:
+    """A plugin deciding who a request is (takes precedence over the default token lookup)."""
+
+    @hookimpl
+    def actor_from_request(self, crm, request):
+        if request.headers.get("x-test-actor"):
+            return Actor.system("plugin-decided")
+        return None
+
+
+def _request(headers: dict[str, str]):
+    from litestar import Request
+
+    return Request(
+        scope={
+            "type": "http",
+            "method": "GET",
+            "path": "/api/contacts",
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            "query_string": b"",
+            "app": None,
+        }
+    )
+
+
+def test_cached_token_actor_only_when_no_plugin_decides(make_crm):
+    from cultiveat_core.web.auth import cached_token_actor
+
+    for plugins, expect_cached in (([], True), ([HeaderActorPlugin()], False)):
+        crm = make_crm(plugins=plugins, token_cache_seconds=30.0)
+        system = Actor.system("tests")
+        user = crm.users.create(system, "cached@example.com", "marketing")
+        _, plain = crm.tokens.create(system, user, name="t")
+        request = _request({"authorization": f"Bearer {plain}", "x-request-id": "req-1"})
+        assert cached_token_actor(crm, request) is None  # nothing cached yet
+        assert crm.tokens.authenticate(plain) is not None  # now cached
+        fast = cached_token_actor(crm, request)
+        if expect_cached:
+            assert fast is not None and fast.user_id == user.id and fast.request_id == "req-1"
+        else:
+            assert fast is None
+        assert cached_token_actor(crm, _request({"authorization": "Basic abc"})) is None
+        assert cached_token_actor(crm, _request({"authorization": "Bearer cvt_unknown"})) is None
+
+
+def test_a_revoked_token_stops_at_once_even_when_cached(make_crm):
+    from litestar.testing import TestClient
+
+    from cultiveat_core.web import create_app
+
+    crm = make_crm(token_cache_seconds=300.0)
+    system = Actor.system("tests")
+    user = crm.users.create(system, "revoked@example.com", "marketing")
+    token, plain = crm.tokens.create(system, user, name="t")
+    with TestClient(create_app(crm, run_jobs=False)) as client:
+        client.headers["Authorization"] = f"Bearer {plain}"
+        assert client.get("/api/contacts").status_code == 200
+        assert client.get("/api/contacts").status_code == 200  # from the cache
+        crm.tokens.revoke(system, token.id)
+        assert client.get("/api/contacts").status_code == 401

@@ -144,6 +144,15 @@ class TokenService:
             revoked_at=row["revoked_at"],
         )
 
+    def cached(self, plain: str) -> Actor | None:
+        """The actor for a token authenticated less than ``token_cache_seconds`` ago, without
+        touching the database (None: not cached, ask ``authenticate``). No I/O, so the web
+        layer calls it on the event loop and skips a worker-thread hop on most requests."""
+        entry = self._cache.get(hash_token(plain))
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
     def authenticate(self, plain: str) -> Actor | None:
         """The actor for a bearer token, or None when unknown, expired, revoked or inactive."""
         digest = hash_token(plain)

@@ -14,6 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
+from cultiveat_core.defaults.actor import actor_from_request as default_actor_from_request
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import PermissionDenied
 from cultiveat_core.services.unit_of_work import transaction
@@ -42,6 +43,20 @@ def resolve_actor(crm: CRM, connection: ASGIConnection[Any, Any, Any, Any]) -> A
     return attrs.evolve(actor, request_id=request_id_for(connection))
 
 
+def cached_token_actor(crm: CRM, connection: ASGIConnection[Any, Any, Any, Any]) -> Actor | None:
+    """The actor of a recently authenticated bearer token, from memory, when no plugin
+    decides who a request is (only the default ``actor_from_request`` is registered)."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    impls = crm.pm.hook.actor_from_request.get_hookimpls()
+    if len(impls) != 1 or impls[0].function is not default_actor_from_request:
+        return None
+    actor = crm.tokens.cached(token.strip())
+    return None if actor is None else attrs.evolve(actor, request_id=request_id_for(connection))
+
+
 class ActorMiddleware(AbstractAuthenticationMiddleware):
     def __init__(self, app: ASGIApp, crm: CRM) -> None:
         super().__init__(app, exclude=[PUBLIC_PATHS], scopes=None)
@@ -50,7 +65,11 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        actor = await anyio.to_thread.run_sync(resolve_actor, self.crm, connection)
+        # the token cache answers most API calls without a thread hop (which would queue
+        # behind the handlers in the same worker-thread pool); the rest go to a thread
+        actor = cached_token_actor(self.crm, connection)
+        if actor is None:
+            actor = await anyio.to_thread.run_sync(resolve_actor, self.crm, connection)
         if actor is None:
             raise NotAuthorizedException(
                 "authentication required: send `Authorization: Bearer <token>` "
