@@ -65,9 +65,7 @@ def test_451_then_250_is_retried_and_delivered_once(crm, sink):
     assert sink.rcpt_attempts["ann@example.com"] == 2
     assert len(sink.to("ann@example.com")) == 1
     with crm.connect() as conn:
-        assert (
-            conn.execute(sa.select(messages.c.attempts)).scalar() == 1
-        )  # one claim, retried inside it
+        assert conn.execute(sa.select(messages.c.attempts)).scalar() == 1  # one claim, retried inside it
 
 
 def test_persistent_451_defers_and_a_later_run_delivers_once(crm, sink):
@@ -207,9 +205,7 @@ def test_header_injection_is_rejected(crm, sink, field, value):
 
 def test_extra_headers_are_checked_too(crm, sink):
     ann = contact(crm)
-    [result] = service(crm).deliver(
-        [message(ann, headers={"X-Campaign": "1\r\nBcc: x@example.com"})]
-    )
+    [result] = service(crm).deliver([message(ann, headers={"X-Campaign": "1\r\nBcc: x@example.com"})])
     assert result["status"] == "failed"
     assert sink.messages == []
 
@@ -217,9 +213,7 @@ def test_extra_headers_are_checked_too(crm, sink):
 def test_overall_throttle_spaces_the_sends(make_crm, email_env, sink):
     import cultiveat_email.plugin
 
-    crm = make_crm(
-        plugins=[cultiveat_email.plugin], environ={**email_env, "CULTIVEAT_EMAIL_RATE_LIMIT": "20"}
-    )
+    crm = make_crm(plugins=[cultiveat_email.plugin], environ={**email_env, "CULTIVEAT_EMAIL_RATE_LIMIT": "20"})
     people = [contact(crm, f"t{i}@example.com") for i in range(30)]
     started = time.monotonic()
     service(crm).deliver([message(p) for p in people])
@@ -331,3 +325,43 @@ def test_an_unreachable_redis_falls_back_to_per_process_buckets(make_crm, email_
     assert waited >= 0.15  # still limited (20/s, burst 20), per process
     people = [contact(crm, f"r{i}@example.com") for i in range(3)]
     assert [r["status"] for r in service(crm).deliver([message(p) for p in people])] == ["sent"] * 3
+
+
+@pytest.mark.parametrize("html", [None, "<p>Grüße, Zoë</p>\n<p>line two</p>"])
+def test_the_direct_mime_writer_reads_back_like_email_message(html):
+    """``compose.build_bytes`` (the sending path) and ``compose.build`` (EmailMessage) give the
+    same message to a parser: headers (RFC 2047 for non-ASCII), parts and bodies."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    args = {
+        "sender": "Café Crème <crm@cultiveat.test>",
+        "to": "ann@example.com",
+        "subject": "Grüße, Ann: " + "a long subject line " * 6,
+        "text": "Hi Ann,\n.a line starting with a dot\nünïcödé = equals\n",
+        "html": html,
+        "message_id": "<x1@cultiveat.test>",
+        "unsubscribe_url": "https://crm.test/t/c1.abc/u",
+        "headers": {"X-Campaign": "12", "X-Note": "naïve"},
+    }
+    fast = message_from_bytes(compose.build_bytes(**args), policy=default)
+    slow = message_from_bytes(compose.build(**args).as_bytes(), policy=default)
+    for name in (
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "X-Campaign",
+        "X-Note",
+    ):
+        assert str(fast[name]) == str(slow[name]), name
+    assert fast.get_content_type() == slow.get_content_type()
+    for kind in ("plain", "html") if html else ("plain",):
+        got = fast.get_body((kind,)).get_content().replace("\r\n", "\n")
+        want = slow.get_body((kind,)).get_content().replace("\r\n", "\n")
+        assert got.rstrip("\n") == want.rstrip("\n"), kind
+    assert all(len(line) <= 998 for line in compose.build_bytes(**args).split(b"\r\n"))
+    with pytest.raises(ValidationError, match="line breaks"):
+        compose.build_bytes(**{**args, "headers": {"X-Bad": "a\r\nBcc: x@example.com"}})

@@ -315,7 +315,9 @@ def _run_step(
     if not rows:
         return
     to_send = [x for x in rows if x["met"] and x["allowed"]]
-    held: set[int] = set()  # deferred by the channel: the step stays due and runs again
+    # deferred by the channel, or held by a process that may have died (resent after its
+    # lease): the step stays due for them and runs again
+    held: set[int] = set()
     for start in range(0, len(to_send), ch.batch_size):
         batch = to_send[start : start + ch.batch_size]
         messages = [
@@ -333,7 +335,9 @@ def _run_step(
         ]
         results = ch.send(crm, messages)
         done["sent"] += sum(1 for res in results if res["status"] == "sent")
-        held |= {res["contact_id"] for res in results if res["status"] == "deferred"}
+        held |= {
+            res["contact_id"] for res in results if res["status"] in ("deferred", "in_progress")
+        }
     done["skipped"] += sum(1 for x in rows if not x["met"])
     done["excluded"] += sum(1 for x in rows if x["met"] and not x["allowed"])
     nxt = next((s for s in all_steps if s["position"] == step["position"] + 1), None)

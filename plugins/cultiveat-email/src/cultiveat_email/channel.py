@@ -26,6 +26,7 @@ class EmailChannel:
     def send(self, crm: CRM, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Deliver ``messages`` (dicts: key, contact_id, to, subject, text, html, unsubscribe_url,
         headers, meta); one result dict per message with ``status`` sent | deferred | failed |
-        suppressed | unknown | in_progress (another process is sending it right now) and ``new``
-        (changed by this call)."""
+        suppressed | unknown | in_progress (another process holds it: its claim lease is
+        running; after the lease it is resent with the same Message-ID) and ``new`` (changed by
+        this call)."""
         return service(crm).deliver(messages)
