@@ -196,3 +196,38 @@ def test_a_revoked_token_stops_at_once_even_when_cached(make_crm):
         assert client.get("/api/contacts").status_code == 200  # from the cache
         crm.tokens.revoke(system, token.id)
         assert client.get("/api/contacts").status_code == 401
+
+
+def test_hot_leads_kpi_follows_every_stage_change(client, crm):
+    def hot() -> int:
+        return client.get("/api/contacts/kpis").json()["hot_leads"]
+
+    ids = []
+    for n in range(1, 6):
+        made = client.post("/api/contacts", json=person(n, stage="Hot Lead" if n <= 3 else "Qualified"))
+        assert made.status_code == 201
+        ids.append(made.json()["id"])
+    assert hot() == 3
+    assert client.patch(f"/api/contacts/{ids[0]}", json={"stage": "Customer"}).status_code == 200
+    assert client.patch(f"/api/contacts/{ids[1]}", json={"first_name": "Renamed"}).status_code == 200
+    assert hot() == 2
+    bulk = client.post("/api/contacts/bulk", json={"action": "set_stage", "ids": ids[3:], "value": "Hot Lead"})
+    assert bulk.status_code == 200, bulk.text
+    assert hot() == 4
+    assert client.delete(f"/api/contacts/{ids[1]}").status_code in (200, 204)
+    assert hot() == 3
+    gone = client.post("/api/contacts/bulk", json={"action": "delete", "filter": {"stage": ["Hot Lead"]}})
+    assert gone.status_code == 200, gone.text
+    assert hot() == 0
+    with crm.engine.connect() as conn:  # the counters agree with the rows, stage by stage
+        counted = dict(
+            conn.execute(
+                sa.select(tables.contacts.c.stage, sa.func.count()).group_by(tables.contacts.c.stage)
+            ).all()
+        )
+        kept = dict(
+            conn.execute(
+                sa.select(tables.contact_stage_counts.c.stage, tables.contact_stage_counts.c.total)
+            ).all()
+        )
+    assert {k: v for k, v in kept.items() if v} == counted

@@ -279,6 +279,14 @@ contact_counts = sa.Table(
     sa.Column("total", sa.Integer, nullable=False, server_default="0"),
 )
 
+# Contacts per stage, kept by database triggers (core_0103; the hot-leads KPI reads this).
+contact_stage_counts = sa.Table(
+    "core_contact_stage_counts",
+    metadata,
+    sa.Column("stage", sa.String(50), primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+)
+
 custom_fields = sa.Table(
     "core_custom_fields",
     metadata,

@@ -1,7 +1,9 @@
 """Contact KPIs of seed 003 from counters and indexes, plus every plugin's ``Kpi``.
 
 Total contacts (all, this month, last month) come from ``core_contact_counts`` (one row per
-month, kept by database triggers); hot leads from the ``(stage, id)`` index; companies from
+month, kept by database triggers); hot leads from ``core_contact_stage_counts`` (one row per
+stage, kept by triggers too: counting the stage's index was ~100 ms at 500,000 contacts on a
+loaded machine); companies from
 ``core_companies`` (companies are records, one per distinct name). Plugins add figures such
 as the average score through ``register_kpis``.
 """
@@ -44,11 +46,10 @@ def contact_kpis(crm: CRM, actor: Actor) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with crm.engine.connect() as conn:
         by_month = dict(conn.execute(sa.select(counts.c.month, counts.c.total)).all())
+        stages = tables.contact_stage_counts
         hot = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(tables.contacts)
-            .where(tables.contacts.c.stage == HOT_LEAD)
-        ).scalar_one()
+            sa.select(stages.c.total).where(stages.c.stage == HOT_LEAD)
+        ).scalar_one_or_none() or 0
         companies = conn.execute(
             sa.select(sa.func.count()).select_from(tables.companies)
         ).scalar_one()
