@@ -251,3 +251,42 @@ def test_imported_phones_and_notes_are_stored_like_the_services_store_them(make_
         assert stored[email].phone_key == crm.cipher.blind_index(phone)
         assert (stored[email].phone == phone) is (not keys)
     assert (stored["mia@example.com"].notes == "allergic to peanuts") is (not keys)
+
+
+@pytest.mark.parametrize("mode", ["skip", "update", "merge"])
+def test_duplicates_at_batch_scale(crm, system, mode):
+    """3,000 rows in batches of 1,000; every seventh row repeats row n - 5 (same batch) or
+    n - 1,500 (an earlier batch), with a new position and tag; 50 rows match existing contacts."""
+    crm.contacts.create_many(
+        system, [{"email": f"u{i}@example.com", "first_name": "Old", "last_name": f"L{i}"} for i in range(50)]
+    )
+    lines, expected = [], {}
+    for n in range(3000):
+        if n % 7 == 6:
+            source = n - 5 if n % 2 else n - 1500
+            email = f"u{source}@example.com" if source >= 0 else f"u{n}@example.com"
+            lines.append(f"{email.upper()},New,L{source},Director {n},,,Dup{n % 3}")
+            expected[email] = f"Director {n}"
+        else:
+            email = f"u{n}@example.com"
+            lines.append(f"{email},First,L{n},Analyst,Co{n % 40},+1 202 555 {n % 10000:04d},T{n % 5}")
+            expected.setdefault(email, "Analyst")
+    result = run(crm, system, HEADER + "\n".join(lines) + "\n", on_duplicate=mode, batch_size=1000)
+    distinct = len({line.split(",")[0].lower() for line in lines} | {f"u{i}@example.com" for i in range(50)})
+    new = distinct - 50
+    assert result.created == new and result.errors == []
+    assert result.created + result.skipped + result.updated == 3000
+    with crm.engine.connect() as conn:
+        c = tables.contacts
+        rows = {r.email_key: r for r in conn.execute(sa.select(c.c.email_key, c.c.position, c.c.first_name))}
+        links = conn.execute(sa.select(sa.func.count()).select_from(tables.contact_tags)).scalar_one()
+    assert len(rows) == distinct
+    if mode == "update":
+        assert all(rows[e].position == p for e, p in expected.items())
+        assert rows["u0@example.com"].first_name == "First"  # row 0 of the file overwrote "Old"
+    elif mode == "merge":
+        assert rows["u0@example.com"].first_name == "Old"  # merge only fills empty fields
+        assert rows["u0@example.com"].position == "Analyst"
+    else:
+        assert rows["u0@example.com"].position is None and result.skipped == 3000 - new
+    assert links >= new  # every new row carries at least its file tag
