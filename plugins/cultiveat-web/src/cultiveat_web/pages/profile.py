@@ -182,7 +182,7 @@ def _check_code(req: PageRequest, user: Any) -> str | None:
     try:
         ok = req.crm.auth.verify_totp(user.id, code, ip=_client_ip(req))
     except AuthenticationFailed as exc:
-        return exc.message
+        return str(exc.message)
     return None if ok else "That code is not valid: enter the current 6-digit code."
 
 
