@@ -26,7 +26,8 @@ log = logging.getLogger("cultiveat.web")
 
 # Paths outside /api (health, schema, the web UI's pages, tracking links) decide for themselves;
 # inside /api only the public "forgot password" request needs no actor.
-PUBLIC_PATHS = r"^/(?!api(/|$))|^/api/auth/password-reset$"
+PUBLIC_API_PATHS = ("/api/auth/password-reset",)
+PUBLIC_PATHS = r"^/(?!api(/|$))|" + "|".join(f"^{re.escape(p)}$" for p in PUBLIC_API_PATHS)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

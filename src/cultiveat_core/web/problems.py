@@ -119,6 +119,8 @@ def document_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the problem+json answers (400-429) to every ``/api`` operation of an OpenAPI dict,
     and the file types to downloads (GET paths ending in ``/export`` or ``.csv``). In place and
     idempotent; an operation's own declaration of a status wins."""
+    from cultiveat_core.web.auth import PUBLIC_API_PATHS
+
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("Problem", PROBLEM_SCHEMA)
     content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -129,7 +131,12 @@ def document_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            public = path in PUBLIC_API_PATHS
+            if public:
+                operation["security"] = []  # no credentials needed (the app's default is bearer)
             for status, description in PROBLEM_STATUSES.items():
+                if public and status in (401, 403):
+                    continue
                 answer = responses.setdefault(str(status), {"description": description})
                 # Litestar's own 400 says application/json: the body is problem+json either way
                 answer.setdefault("content", {}).update(content)
