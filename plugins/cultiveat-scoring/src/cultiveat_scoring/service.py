@@ -251,7 +251,7 @@ class ScoringService:
         inner = compiler.score_select(contact_filter).subquery("scoring_new")
         r, s, h = tables.run_rows, tables.scores, tables.history
         conn.execute(sa.schema.CreateTable(r, if_not_exists=True))
-        scored = conn.execute(
+        conn.execute(
             r.insert().from_select(
                 ["contact_id", *SCORE_COLUMNS, "old_score", "old_hot"],
                 sa.select(
@@ -261,7 +261,9 @@ class ScoringService:
                     s.c.hot,
                 ).select_from(inner.outerjoin(s, s.c.contact_id == inner.c.contact_id)),
             )
-        ).rowcount
+        )
+        # counted, not the INSERT's rowcount: psycopg reports -1 for it on some set-ups
+        scored = int(conn.execute(sa.select(sa.func.count()).select_from(r)).scalar() or 0)
         if self.dialect == "postgresql" and scored > 10_000:
             conn.exec_driver_sql("ANALYZE scoring_run")
         crossings = [

@@ -14,8 +14,10 @@ class ScoringSettings:
     # contacts touched by one transaction up to this many are rescored right after its commit
     # (inside the event handler); bigger batches are marked dirty and rescored by a job
     inline_limit: int = 500
-    # a full recompute goes through contacts in id ranges of this size (progress, short txns)
-    chunk_size: int = 100_000
+    # a full recompute goes through contacts in id ranges of this size (progress, shorter
+    # transactions); each range scans the contacts table once on PostgreSQL (a wide table:
+    # the planner prefers a sequential scan for a fifth of it), so ranges are large
+    chunk_size: int = 500_000
     # PostgreSQL work_mem for a scoring run's transaction (SET LOCAL): the per-contact
     # aggregation and the joins hash in memory instead of sorting or spilling to disk
     work_mem: str = "256MB"
