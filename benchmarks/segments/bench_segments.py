@@ -162,6 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only part 4, against the segments a previous run left",
     )
+    parser.add_argument(
+        "--steady-only",
+        action="store_true",
+        help="re-measure the steady figures (3-condition refresh, preview, all segments, event "
+        "path) on the segments a previous full run left, without the first fills",
+    )
+    parser.add_argument(
+        "--migrate-target",
+        default="heads",
+        help="alembic target, e.g. segments@head to add only this plugin's tables to a database "
+        "built by an older core (a pending core backfill would rewrite every contact first)",
+    )
     args = parser.parse_args(argv)
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     crm = create_crm(
@@ -174,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         plugins=[cultiveat_segments.plugin],
         load_entrypoints=False,
     )
-    crm.upgrade_database()
+    from cultiveat_core.db import migrate
+
+    migrate.upgrade(crm.engine, crm.migration_locations, target=args.migrate_target)
     svc = service(crm)
     dialect = crm.engine.dialect.name
     with crm.begin() as conn:
@@ -199,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         report["one_contact_vs_all_segments"] = event_path(crm, args, dialect, since_param)
         print(json.dumps(report, indent=2))
         return 0
+    if args.steady_only:
+        return steady_only(crm, args, dialect, since_param, version, contacts, activities)
     for seg in svc.list(ACTOR):
         if seg["name"].startswith("bench: "):
             svc.delete(ACTOR, seg["id"])
@@ -246,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         svc.create(ACTOR, {"name": f"bench: varied {i + 1}", "definition": d}, refresh=False)
     total = len(svc.list(ACTOR))
     all_first, results = timed(lambda: membership.refresh(crm))
-    all_steady, _ = timed(lambda: membership.refresh(crm))
+    all_steady, steady_results = timed(lambda: membership.refresh(crm))
     report["all_segments"] = {
         "load_average": os.getloadavg(),
         "segments": total,
@@ -256,8 +272,54 @@ def main(argv: list[str] | None = None) -> int:
         "steady_refresh_s": round(all_steady, 2),
         "slowest": sorted(((round(r.seconds, 3), r.name) for r in results), reverse=True)[:3],
     }
+    report["all_segments_each"] = [(r.name, r.size, round(r.seconds, 3)) for r in steady_results]
     print(json.dumps(report["all_segments"], indent=2), flush=True)
 
+    report["one_contact_vs_all_segments"] = event_path(crm, args, dialect, since_param)
+    print(json.dumps(report["one_contact_vs_all_segments"], indent=2), flush=True)
+    print(json.dumps(report), file=sys.stderr)
+    return 0
+
+
+def steady_only(
+    crm: Any, args: Any, dialect: str, since_param: Any, version: str, contacts: int, activities: int
+) -> int:
+    svc = service(crm)
+    seg = svc.by_name(ACTOR, "bench: 3 conditions")
+    refs = {tuned: references(crm, dialect, since_param, tuned) for tuned in (False, True)}
+    ref_select, ref_rows, ref_count, _ = refs[True]
+    steady, (result,) = timed(lambda: membership.refresh(crm, [seg["id"]]), 3)
+    preview, body = timed(lambda: svc.preview(ACTOR, THREE, 50), 3)
+    assert result.size == len(ref_rows) == body["count"], (result.size, len(ref_rows), body["count"])
+    report: dict[str, Any] = {
+        "database": version.split(" on ")[0],
+        "contacts": contacts,
+        "activities": activities,
+        "hand_written_default_settings": {
+            "select_s": round(refs[False][0], 3),
+            "count_s": round(refs[False][2], 3),
+        },
+        "three_conditions": {
+            "load_average": os.getloadavg(),
+            "members": result.size,
+            "steady_refresh_s": round(steady, 3),
+            "hand_written_select_s": round(ref_select, 3),
+            "steady_ratio": round(steady / ref_select, 2),
+            "preview_count_s": round(preview, 3),
+            "hand_written_count_s": round(ref_count, 3),
+            "preview_ratio": round(preview / ref_count, 2),
+        },
+    }
+    print(json.dumps(report, indent=2), flush=True)
+    all_steady, results = timed(lambda: membership.refresh(crm))
+    report["all_segments"] = {
+        "load_average": os.getloadavg(),
+        "segments": len(results),
+        "steady_refresh_s": round(all_steady, 2),
+        "changed": sum(1 for r in results if r.entered or r.left),
+    }
+    report["all_segments_each"] = [(r.name, r.size, round(r.seconds, 3)) for r in results]
+    print(json.dumps(report["all_segments"], indent=2), flush=True)
     report["one_contact_vs_all_segments"] = event_path(crm, args, dialect, since_param)
     print(json.dumps(report["one_contact_vs_all_segments"], indent=2), flush=True)
     print(json.dumps(report), file=sys.stderr)
