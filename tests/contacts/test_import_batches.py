@@ -290,3 +290,20 @@ def test_duplicates_at_batch_scale(crm, system, mode):
     else:
         assert rows["u0@example.com"].position is None and result.skipped == 3000 - new
     assert links >= new  # every new row carries at least its file tag
+
+
+def test_id_caches_refill_when_full(crm, system, monkeypatch):
+    from cultiveat_core.importing import runner
+
+    monkeypatch.setattr(runner, "CACHE_MAX", 2)
+    data = HEADER + "".join(
+        f"c{i}@example.com,C,{i},,Firm {i % 4},,Tag{i % 5}\n" for i in range(20)
+    )
+    result = run(crm, system, data, batch_size=3)
+    assert result.created == 20 and result.errors == []
+    found = contacts_by_email(crm)
+    with crm.engine.connect() as conn:
+        companies = dict(conn.execute(sa.select(tables.companies.c.name, tables.companies.c.id)).all())
+    for i in range(20):
+        contact = found[f"c{i}@example.com"]
+        assert contact.company_id == companies[f"Firm {i % 4}"] and contact.tags == (f"Tag{i % 5}",)

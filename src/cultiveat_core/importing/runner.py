@@ -446,6 +446,7 @@ class BatchWriter:
         if missing:
             if len(self.companies) > CACHE_MAX:
                 self.companies.clear()
+                missing = list(wanted.values())
             if self.dialect == "postgresql":
                 # one statement: create what is missing, read back the new and the existing
                 keys = [company_key(n) for n in missing]
@@ -471,10 +472,12 @@ class BatchWriter:
         return self.companies
 
     def _tag_ids(self, conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
+        names = set(names)
         missing = {n for n in names if n.lower() not in self.tags}
         if missing:
             if len(self.tags) > CACHE_MAX:
                 self.tags.clear()
+                missing = names
             self.tags.update(tag_ids(conn, missing))
         return self.tags
 
