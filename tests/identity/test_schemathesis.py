@@ -52,13 +52,15 @@ def test_every_api_operation_conforms_to_its_schema(make_crm):
                   database=None, phases=[Phase.explicit, Phase.generate])
         def check(case, **kwargs):
             calls["n"] += 1
-            # generous: the first call of some operations imports heavy modules (ML) on a loaded CI box
-            case.call_and_validate(headers=fresh_admin(), timeout=60, **kwargs)
+            # generous: the first GET /api/segments/models/{run_id} imports the ML stack (about 12 s
+            # of CPU, minutes on a loaded shared box); this test is about conformance, not latency
+            case.call_and_validate(headers=fresh_admin(), timeout=300, **kwargs)
 
         try:
             check(excluded_checks=[positive_data_acceptance])
         except BaseException as exc:  # schemathesis raises a FailureGroup (an ExceptionGroup)
-            failures[operation.label] = str(exc)[:1200]
+            inner = "; ".join(str(e)[:600] for e in getattr(exc, "exceptions", []))
+            failures[operation.label] = (str(exc)[:600] + " | " + inner)[:1500]
         try:
             check(checks=[positive_data_acceptance])
         except BaseException as exc:
