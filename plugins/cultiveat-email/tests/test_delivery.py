@@ -155,8 +155,9 @@ def test_a_legacy_unknown_row_is_never_resent(crm, sink):
 
 
 def test_a_slow_chunk_renews_its_claim_so_no_other_process_takes_it(make_crm, email_env, sink):
-    """Throttled to 5/s with a 1.5 s lease: the 20 messages take ~3 s, the sender renews its
-    claims every 0.5 s, and a second process delivering the same batch at 2 s sends none."""
+    """Throttled to 5/s with a 1.5 s lease: the 30 messages take ~5 s, the sender renews its
+    claims every 0.5 s, and a second process delivering the same batch 2 s after the first
+    outcomes were recorded (~3 s) sends none."""
     import cultiveat_email.plugin
     from cultiveat_email.delivery import EmailService
 
@@ -167,18 +168,25 @@ def test_a_slow_chunk_renews_its_claim_so_no_other_process_takes_it(make_crm, em
         "CULTIVEAT_EMAIL_THROTTLE_REDIS_URL": "off",
     }
     crm = make_crm(plugins=[cultiveat_email.plugin], environ=env)
-    people = [contact(crm, f"s{i}@example.com") for i in range(20)]
+    people = [contact(crm, f"s{i}@example.com") for i in range(30)]
     batch = [message(p) for p in people]
     first: list = []
     runner = threading.Thread(target=lambda: first.extend(service(crm).deliver(batch)))
     runner.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the chunk is claimed and sending has begun
+        with crm.connect() as conn:
+            if conn.execute(sa.select(messages.c.id).where(messages.c.status == "sent")).first():
+                break
+        time.sleep(0.05)
     time.sleep(2.0)  # past the first lease: only renewal keeps the rows claimed
     other = EmailService(crm)  # another process: its own throttle and connection
     second = other.deliver(batch)
     runner.join(30)
-    assert [r["status"] for r in first] == ["sent"] * 20
+    assert [r["status"] for r in first] == ["sent"] * 30
     assert {r["status"] for r in second} <= {"sent", "in_progress"}
     assert not any(r["new"] for r in second)
+    assert "in_progress" in {r["status"] for r in second}  # it came while the chunk was sending
     assert sorted(m["to"][0] for m in sink.messages) == sorted(p.email for p in people)
 
 
