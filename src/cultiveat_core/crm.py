@@ -105,7 +105,7 @@ class CRM:
         return [str(Path(r.item)) for r in self.registry.migrations]
 
     def upgrade_database(self) -> None:
-        migrations.upgrade(self.engine, self.migration_locations)
+        migrations.upgrade(self.engine, self.migration_locations, settings=self.settings)
 
     def migration_problem(self) -> str | None:
         try:

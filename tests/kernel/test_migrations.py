@@ -113,3 +113,29 @@ def test_upgrade_runs_with_revisions_of_a_removed_plugin_and_keeps_them(make_crm
     assert again.migration_problem() is None
     again.upgrade_database()
     assert "km_notes" in table_names(again)
+
+
+def test_phone_blind_index_backfill_uses_the_crms_keys(make_crm):
+    crm = make_crm(migrate=False, secret_key="backfill-" + "k" * 40)
+    migrate.upgrade(crm.engine, crm.migration_locations, target="core_0200_identity")
+    now = "2026-01-01 00:00:00"
+    with crm.engine.begin() as conn:
+        for i, phone in enumerate(["+12025550100", "+44 20 7946 0018", None], start=1):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO core_contacts (email, email_key, first_name, last_name, phone, social,"
+                    " custom, version, created_at, updated_at) VALUES (:e, :e, 'A', 'B', :p, '{}', '{}', 1,"
+                    " :now, :now)"
+                ),
+                {"e": f"p{i}@example.com", "p": phone, "now": now},
+            )
+    crm.upgrade_database()
+    assert crm.migration_problem() is None
+    with crm.engine.connect() as conn:
+        keys = dict(conn.execute(sa.text("SELECT email, phone_key FROM core_contacts")).all())
+    assert keys == {
+        "p1@example.com": crm.cipher.blind_index("+12025550100"),
+        "p2@example.com": crm.cipher.blind_index("+44 20 7946 0018"),
+        "p3@example.com": None,
+    }
+    assert keys["p1@example.com"] != keys["p2@example.com"]

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
+    from cultiveat_core.settings import Settings
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 CORE_VERSIONS = MIGRATIONS_DIR / "versions"
 VERSION_TABLE = "cultiveat_alembic_version"
@@ -62,11 +64,17 @@ def _migration_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def upgrade(
-    engine: sa.Engine, version_locations: Sequence[str | Path], target: str = "heads"
+    engine: sa.Engine,
+    version_locations: Sequence[str | Path],
+    target: str = "heads",
+    settings: Settings | None = None,
 ) -> None:
+    """Upgrade to ``target``. ``settings`` (the CRM's) reach data migrations that need keys as
+    ``context.config.attributes["settings"]``; without them they read the environment."""
     from alembic import command
 
     cfg = alembic_config(version_locations)
+    cfg.attributes["settings"] = settings
     script = script_directory(version_locations)
     with _migration_connection(engine) as conn:
         # Heads of a plugin that is no longer installed (or blocked) are unknown to Alembic and

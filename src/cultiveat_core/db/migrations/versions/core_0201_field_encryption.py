@@ -13,7 +13,7 @@ down_revision: str | Sequence[str] | None = "core_0200_identity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-BATCH = 5000
+BATCH = 20000
 
 
 def upgrade() -> None:
@@ -24,15 +24,22 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
         op.alter_column("core_contacts", "phone", type_=sa.String(255), existing_nullable=True)
     op.add_column("core_contacts", sa.Column("phone_key", sa.String(64), nullable=True))
-    op.create_index("ix_core_contacts_phone_key", "core_contacts", ["phone_key"])
-    # Blind index of the phones already stored (plaintext until `cultiveat keys rotate`).
-    settings = Settings.from_env()
+    # Blind index of the phones already stored (plaintext until `cultiveat keys rotate`):
+    # computed in Python a batch at a time (HMAC has no portable SQL form), staged in a
+    # temporary table by multi-row inserts, then written by one UPDATE ... FROM, not one
+    # UPDATE per contact.
+    from alembic import context
+
+    settings = context.config.attributes.get("settings") or Settings.from_env()
     cipher = FieldCipher(
         settings.field_encryption_keys,
         blind_index_key(settings.blind_index_key, settings.secret_key, settings.field_encryption_keys),
     )
     contacts = sa.table("core_contacts", sa.column("id", sa.Integer), sa.column("phone", sa.String),
                         sa.column("phone_key", sa.String))
+    staged = sa.Table("tmp_core_phone_keys", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("k", sa.String(64)), prefixes=["TEMPORARY"])
+    staged.create(bind)
     last = 0
     while True:
         rows = bind.execute(
@@ -43,11 +50,15 @@ def upgrade() -> None:
         ).all()
         if not rows:
             break
-        bind.execute(
-            contacts.update().where(contacts.c.id == sa.bindparam("k")).values(phone_key=sa.bindparam("i")),
-            [{"k": k, "i": cipher.blind_index(cipher.decrypt(v))} for k, v in rows],
-        )
+        bind.execute(staged.insert(), [{"id": k, "k": cipher.blind_index(cipher.decrypt(v))} for k, v in rows])
         last = rows[-1][0]
+    bind.execute(
+        contacts.update()
+        .where(contacts.c.id == staged.c.id)
+        .values(phone_key=staged.c.k)
+    )
+    staged.drop(bind)
+    op.create_index("ix_core_contacts_phone_key", "core_contacts", ["phone_key"])
 
 
 def downgrade() -> None:
