@@ -118,6 +118,7 @@ def log_in(page, base: str, email: str) -> None:
     page.wait_for_url(re.compile(r"/contacts$"))
 
 
+@pytest.mark.timeout(900)  # one long journey plus 36 screenshots; slow on a busy machine
 def test_a_user_works_through_the_crm_in_a_real_browser(
     crm, live, browser, tmp_path, cultiveat_backend
 ):
