@@ -1,4 +1,4 @@
-"""``/login`` (password, then the MFA step), ``/logout`` and the theme preference.
+"""``/login`` (password, then the MFA step), ``/login/forgot``, ``/logout`` and the theme preference.
 
 Login forms have no session yet, so they are protected by the core's pre-session
 double-submit token (``issue_login_token`` / ``verify_login_token``). A user who needs MFA
@@ -243,6 +243,39 @@ def _logout(crm: CRM, request: Any, form: FormMultiDict) -> Response[Any]:
     return response
 
 
+FORGOT_SENT = (
+    "If an active account uses this address, a link to choose a new password is on its way. "
+    "It works once and expires; the second factor is still asked at the next login."
+)
+
+
+def _forgot_page(crm: CRM, request: Any, *, sent: bool = False, error: str | None = None,
+                 email: str = "", status: int = 200) -> Response[str]:
+    holder: Response[str] = Response("")
+    token = issue_login_token(holder, request)
+    response = page(crm, request, None, "forgot.html", status=status, csrf=token, title="Reset your password",
+                    error=error, email=email, sent=FORGOT_SENT if sent else None)
+    response.cookies.extend(holder.cookies)
+    return response
+
+
+def _do_forgot(crm: CRM, request: Any, form: FormMultiDict) -> Response[Any]:
+    """The core's public "forgot password" (same answer for any address, throttled)."""
+    email = str(form.get("email") or "").strip()[:320]
+    if not verify_login_token(request, form.get("_csrf")):
+        return _forgot_page(crm, request, email=email, status=403,
+                            error="The form expired (CSRF token missing or wrong): please try again.")
+    if "@" not in email:
+        return _forgot_page(crm, request, email=email, status=422,
+                            error="Give the email address you sign in with.")
+    try:
+        crm.auth.forgot_password(email, crm.settings.public_url or str(request.base_url),
+                                 ip=_client_ip(request))
+    except (AuthenticationFailed, ValidationError) as exc:
+        return _forgot_page(crm, request, email=email, status=exc.status, error=exc.message)
+    return _forgot_page(crm, request, sent=True)
+
+
 async def _in_thread(fn: Any, *args: Any) -> Response[Any]:
     return await anyio.to_thread.run_sync(functools.partial(fn, *args))  # type: ignore[no-any-return]
 
@@ -267,6 +300,16 @@ async def mfa_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _in_thread(_do_mfa, crm_of(request), request, await request.form())
 
 
+@get("/login/forgot", include_in_schema=False, name="web.forgot")
+async def forgot_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_forgot_page, crm_of(request), request)
+
+
+@post("/login/forgot", include_in_schema=False, name="web.forgot_submit", status_code=200)
+async def forgot_submit(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _in_thread(_do_forgot, crm_of(request), request, await request.form())
+
+
 @post("/logout", include_in_schema=False, name="web.logout", status_code=303)
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _in_thread(_logout, crm_of(request), request, await request.form())
@@ -286,4 +329,4 @@ def set_theme(req: PageRequest) -> Response[Any]:
     return response
 
 
-ROUTES = [login_form, login_submit, mfa_form, mfa_submit, logout, set_theme]
+ROUTES = [login_form, login_submit, mfa_form, mfa_submit, forgot_form, forgot_submit, logout, set_theme]
