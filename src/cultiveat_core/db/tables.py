@@ -113,7 +113,8 @@ activities = sa.Table(
     sa.Column("actor_id", sa.Integer, sa.ForeignKey("core_users.id", ondelete="SET NULL")),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_core_activities_contact_occurred", "contact_id", "occurred_at"),
-    sa.Index("ix_core_activities_type_occurred", "type", "occurred_at"),
+    # (core_0104) with contact_id: "who did X since T" is answered from the index alone
+    sa.Index("ix_core_activities_type_occurred_contact", "type", "occurred_at", "contact_id"),
 )
 
 audit_log = sa.Table(
