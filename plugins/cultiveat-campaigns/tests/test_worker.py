@@ -1,6 +1,8 @@
 """A real Celery worker (``cultiveat worker`` in a subprocess) on Redis, plugins loaded from
 their installed entry points, sending to a real aiosmtpd server."""
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -66,6 +68,13 @@ def worker_crm(make_crm, worker_env, cultiveat_backend, request):
     return crm
 
 
+def _die_with_parent():  # pragma: no cover - runs in the child before exec
+    """Linux: the worker gets SIGKILL when the test process dies, even if pytest itself is
+    killed (no teardown): an orphaned worker would take the next run's jobs from Redis."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def start_worker(crm, worker_env, log_path):
     env = {**os.environ, **worker_env, "CULTIVEAT_DATABASE_URL": crm.settings.database_url}
     with open(log_path, "ab") as log:
@@ -75,6 +84,7 @@ def start_worker(crm, worker_env, log_path):
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
 
 
