@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -382,3 +383,50 @@ def redis_url() -> str:
 @pytest.fixture
 def postgresql_url() -> str:
     return require_postgresql()
+
+
+class SmtpInbox:
+    """What a real SMTP server (aiosmtpd, on 127.0.0.1) received: parsed messages in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """``smtp://127.0.0.1:<port>`` for ``CULTIVEAT_MAIL_URL`` / ``CULTIVEAT_EMAIL_SMTP_URL``."""
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def wait_for(self, n: int, seconds: float = 20.0) -> list[Any]:
+        """The messages once ``n`` have arrived (or after ``seconds``, whatever came)."""
+        deadline = time.monotonic() + seconds
+        while len(self.messages) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    """A real SMTP server (aiosmtpd) on a free port for the test; ``smtp_inbox.url`` to send to."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:  # pragma: no cover - aiosmtpd is in the test extras
+        _unavailable("aiosmtpd (pip install aiosmtpd)")
+        raise
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    box = SmtpInbox()
+    box.port = port
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

@@ -4,44 +4,18 @@ server, aiosmtpd), rate limits, no MFA bypass; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-import socket
 import time
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from cultiveat_core.db import tables
 
 from .conftest import PASSWORD, count, enrol_totp, login
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def wait_for(self, n: int, seconds: float = 20.0) -> list:
-        deadline = time.monotonic() + seconds
-        while len(self.messages) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages
-
-
 @pytest.fixture
-def inbox():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    box = Inbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    box.port = port
-    yield box
-    controller.stop()
+def inbox(smtp_inbox):
+    return smtp_inbox
 
 
 @pytest.fixture
