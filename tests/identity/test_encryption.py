@@ -177,3 +177,41 @@ def test_rotation_encrypts_old_plaintext_and_moves_to_the_new_key(make_crm):
 def test_encryption_without_an_index_key_is_refused(make_crm):
     with pytest.raises(ConfigurationError, match="CULTIVEAT_BLIND_INDEX_KEY"):
         make_crm(field_encryption_keys=generate_key(), secret_key="", migrate=False)
+
+
+def test_audit_trail_and_merge_snapshots_hold_sensitive_fields_encrypted(crm, client):
+    """The audit record of a create and of an update, and a merge's snapshot of the merged
+    contact, store phone and notes encrypted (keys set); the audit API decrypts them for a role
+    with contacts.read_sensitive and shows [encrypted] to one without; the chain verifies."""
+    from cultiveat_core.privacy.encryption import HIDDEN
+    from cultiveat_core.services.audit import verify_chain
+    from cultiveat_core.services.merge import merge_contacts
+
+    contact = crm.contacts.create(SYSTEM, MIA)
+    crm.contacts.update(SYSTEM, contact.id, {"phone": "+1 202 555 0199", "notes": "prefers email"})
+    twin = crm.contacts.create(SYSTEM, {**MIA, "email": "mia.ross@example.com", "notes": "second note"})
+    merge_contacts(crm, SYSTEM, contact.id, twin.id)
+    with crm.engine.connect() as conn:
+        stored = " ".join(
+            str(v) for v in conn.execute(sa.select(tables.audit_log.c.changes)).scalars()
+        ) + " ".join(str(v) for v in conn.execute(sa.select(tables.contact_merges.c.merged_snapshot)).scalars())
+        assert verify_chain(conn)[1] == []
+    encrypted = crm.cipher.enabled
+    secrets = ("5550143", "allergic to peanuts", "5550199", "prefers email", "second note")
+    for secret in secrets:
+        assert (secret in stored) is not encrypted, secret  # without keys the same check sees them
+
+    admin_view = client.get("/api/audit", params={"object_type": "contact", "object_id": str(contact.id)})
+    assert admin_view.status_code == 200
+    text = str(admin_view.json()["items"])
+    assert "allergic to peanuts" in text and "prefers email" in text
+    crm.permissions.define_role(SYSTEM, "auditor", ["audit.read"])
+    auditor = crm.users.create(SYSTEM, "auditor@example.com", "auditor")
+    token = crm.tokens.create(SYSTEM, auditor, name="t")[1]
+    masked = client.get("/api/audit", params={"object_type": "contact", "object_id": str(contact.id)},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert masked.status_code == 200
+    masked_text = str(masked.json()["items"])
+    assert "allergic to peanuts" not in masked_text or not encrypted
+    if encrypted:
+        assert HIDDEN in masked_text

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
 
 BATCH = 1000
+HIDDEN = "[encrypted]"  # what a viewer without contacts.read_sensitive sees of an encrypted value
 INDEXED = {"phone": "phone_key"}  # encrypted field -> its blind index column
 
 
@@ -123,3 +124,48 @@ def rotate_all(crm: CRM) -> dict[str, int]:
             last = rows[-1][0]
         counts[f"{table.name}.{name}"] = done
     return counts
+
+
+def encrypt_sensitive_values(crm: CRM, value: Any) -> Any:
+    """A copy of ``value`` (audit ``changes``, merge snapshots: nested dicts and lists) with the
+    text under every encrypted contact field encrypted, e.g. ``{"phone": {"before": .., "after":
+    ..}}`` or ``{"after": {"phone": ..}}``. Unchanged when no keys are set."""
+    cipher = crm.cipher
+    if not cipher.enabled:
+        return value
+    fields = set(encrypted_fields())
+
+    def walk(item: Any, sensitive: bool) -> Any:
+        if isinstance(item, dict):
+            return {k: walk(v, sensitive or k in fields) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v, sensitive) for v in item]
+        if sensitive and isinstance(item, str):
+            return cipher.encrypt(item)
+        return item
+
+    return walk(value, False)
+
+
+def decrypt_sensitive_values(crm: CRM, value: Any, hidden: str | None = None) -> Any:
+    """A copy of ``value`` with every encrypted text decrypted (or replaced by ``hidden``)."""
+    from cultiveat_core.crypto import PREFIX
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, str) and item.startswith(PREFIX):
+            return crm.cipher.decrypt(item) if hidden is None else hidden
+        return item
+
+    return walk(value)
+
+
+def reveal_sensitive_values(crm: CRM, actor: Any, value: Any) -> Any:
+    """``value`` as ``actor`` may see it: encrypted texts decrypted with
+    ``contacts.read_sensitive``, replaced by ``[encrypted]`` without it."""
+    from cultiveat_core.privacy.fields import PERMISSION
+
+    return decrypt_sensitive_values(crm, value, None if actor.can(PERMISSION) else HIDDEN)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor
+from cultiveat_core.privacy.encryption import decrypt_sensitive_values
 from cultiveat_core.privacy.erasure import load_contact
 from cultiveat_core.services.audit import canonical
 from cultiveat_core.services.unit_of_work import transaction
@@ -38,7 +39,8 @@ def subject_access(crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
             ).mappings()
         ]
         audit = [
-            {k: r[k] for k in ("occurred_at", "actor", "action", "changes")}
+            {k: r[k] for k in ("occurred_at", "actor", "action")}
+            | {"changes": decrypt_sensitive_values(crm, r["changes"])}  # the subject's own data
             for r in conn.execute(
                 sa.select(al)
                 .where(al.c.object_type == "contact", al.c.object_id == str(contact_id))

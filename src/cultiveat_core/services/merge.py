@@ -19,6 +19,7 @@ from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import metadata, utcnow
 from cultiveat_core.domain import Actor, Contact
 from cultiveat_core.errors import Conflict, NotFound, ValidationError
+from cultiveat_core.privacy.encryption import encrypt_sensitive_values
 from cultiveat_core.services.search import refresh_search_docs
 from cultiveat_core.services.unit_of_work import UnitOfWork, transaction
 
@@ -169,7 +170,7 @@ def merge_contacts(
             tables.contact_merges.insert().values(
                 kept_id=kept_id,
                 merged_id=merged_id,
-                merged_snapshot=merged.as_dict(),
+                merged_snapshot=encrypt_sensitive_values(crm, merged.as_dict()),  # phone, notes
                 moved=moved,
                 merged_by=actor.user_id,
                 merged_at=utcnow(),

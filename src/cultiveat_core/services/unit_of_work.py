@@ -41,7 +41,13 @@ class UnitOfWork:
         object_id: Any = None,
         changes: dict[str, Any] | None = None,
     ) -> None:
-        """Record who did what to which object (and before/after values) in this transaction."""
+        """Record who did what to which object (and before/after values) in this transaction.
+        A contact's sensitive fields (phone, notes) are stored encrypted here too, as in their
+        table, when keys are set."""
+        if changes and object_type == "contact":
+            from cultiveat_core.privacy.encryption import encrypt_sensitive_values
+
+            changes = encrypt_sensitive_values(self.crm, changes)
         self.audit_records.append(
             AuditRecord.create(self.actor, action, object_type, object_id, changes or {})
         )

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from cultiveat_core.crm import CRM
 from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor
+from cultiveat_core.privacy.encryption import reveal_sensitive_values
 from cultiveat_core.services.audit import verify_chain
 
 
@@ -82,7 +83,7 @@ def list_audit(
             "action": r["action"],
             "object_type": r["object_type"],
             "object_id": r["object_id"],
-            "changes": r["changes"],
+            "changes": reveal_sensitive_values(crm, actor, r["changes"]),
             "request_id": r["request_id"],
             "redacted": r["redacted_at"] is not None,
         }

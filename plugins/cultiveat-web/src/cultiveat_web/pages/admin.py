@@ -16,6 +16,7 @@ from litestar import Response
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.errors import Conflict, ValidationError
+from cultiveat_core.privacy.encryption import reveal_sensitive_values
 from cultiveat_web.pages.contact_form import field_errors
 from cultiveat_web.routing import PageRequest, page_route, redirect
 
@@ -185,7 +186,13 @@ def admin_audit(req: PageRequest) -> Response[Any]:
     with req.crm.engine.connect() as conn:
         rows = conn.execute(query.limit(AUDIT_PAGE)).mappings().all()
     entries = [
-        {**r, "changes_text": json.dumps(r["changes"], default=str, indent=1)[:4000]} for r in rows
+        {
+            **r,
+            "changes_text": json.dumps(
+                reveal_sensitive_values(req.crm, req.actor, r["changes"]), default=str, indent=1
+            )[:4000],
+        }
+        for r in rows
     ]
     return req.render(
         "admin/audit.html",
