@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
+from cultiveat_core.errors import PermissionDenied
 from cultiveat_core.services.sessions import SESSION_COOKIE
 
 from .conftest import PASSWORD, audit_actions, count, csrf, enrol_totp, login
@@ -230,3 +231,34 @@ def test_deactivated_user_loses_session_and_tokens(crm, make_user, browser, clie
     assert client.patch(f"/api/users/{user.id}", json={"is_active": False}).status_code == 200
     assert web.get("/api/contacts").status_code == 401
     assert login(web, user.email).status_code == 401
+
+
+def test_one_session_is_listed_and_revoked_without_the_others(crm, make_user, browser):
+    user, other = make_user("sales"), make_user("sales")
+    first, second = browser(), browser()
+    login(first, user.email)
+    login(second, user.email)
+    me = crm.users.actor_for(user)
+    sessions = crm.sessions.list_for_user(me, user.id, current=first.cookies.get(SESSION_COOKIE))
+    assert len(sessions) == 2 and [s.current for s in sessions].count(True) == 1
+    # a ref names a session but is neither the cookie nor the stored hash
+    assert all(len(s.ref) == 16 and s.ref not in (first.cookies.get(SESSION_COOKIE) or "") for s in sessions)
+    second_ref = next(s.ref for s in sessions if not s.current)
+    # another sales user may neither list nor end this user's sessions
+    stranger = crm.users.actor_for(other)
+    for call in (
+        lambda: crm.sessions.list_for_user(stranger, user.id),
+        lambda: crm.sessions.revoke(stranger, user.id, second_ref),
+    ):
+        try:
+            call()
+        except PermissionDenied:
+            pass
+        else:
+            raise AssertionError("a sales user reached another user's sessions")
+    assert crm.sessions.revoke(me, user.id, "not-a-ref") is False
+    assert crm.sessions.revoke(me, user.id, second_ref) is True
+    assert crm.sessions.revoke(me, user.id, second_ref) is False  # already ended
+    assert second.get("/api/contacts").status_code == 401
+    assert first.get("/api/contacts").status_code == 200
+    assert len(audit_actions(crm, "session.revoke")) == 1

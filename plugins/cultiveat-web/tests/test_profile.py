@@ -169,6 +169,44 @@ def test_sessions_are_listed_and_others_signed_out_and_tokens_shown(crm):
         elsewhere.__exit__(None, None, None)
 
 
+def test_one_other_session_is_signed_out_by_itself(crm):
+    user = make_user(crm, "sales")
+    here, second, third = client_for(crm, user), client_for(crm, user), client_for(crm, user)
+    stranger = make_user(crm, "sales")
+    theirs = client_for(crm, stranger)
+    try:
+        page = here.get("/profile").text
+        refs = re.findall(r'action="/profile/sessions/([0-9a-f]{16})/revoke"', page)
+        assert len(refs) == 2  # one button per other browser, none for this one
+        second_ref = next(
+            info.ref
+            for info in crm.sessions.list_for_user(
+                Actor.system("tests"), user.id, current=second.cookies.get("cultiveat_session")
+            )
+            if info.current
+        )
+        assert second_ref in refs
+        done = here.post(
+            f"/profile/sessions/{second_ref}/revoke", data={"_csrf": csrf_of(page)}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        assert "That session was signed out." in here.get("/profile").text
+        assert not signed_in(second) and signed_in(third) and signed_in(here)
+        # a stranger's session can't be ended from here: the ref is looked up among one's own
+        stranger_ref = crm.sessions.list_for_user(Actor.system("tests"), stranger.id)[0].ref
+        again = here.post(
+            f"/profile/sessions/{stranger_ref}/revoke", data={"_csrf": csrf_of(page)}, follow_redirects=True
+        )
+        assert "That session had already ended." in again.text and signed_in(theirs)
+        # without the CSRF token nothing happens
+        third_ref = next(r for r in refs if r != second_ref)
+        refused = here.post(f"/profile/sessions/{third_ref}/revoke", data={}, follow_redirects=False)
+        assert refused.status_code == 403 and signed_in(third)
+    finally:
+        for client in (here, second, third, theirs):
+            client.__exit__(None, None, None)
+
+
 def test_profile_needs_a_signed_in_user(crm):
     client = TestClient(create_app(crm, run_jobs=False))
     with client:

@@ -45,6 +45,26 @@ class Session:
     last_seen_at: datetime | None = None
 
 
+@attrs.frozen
+class SessionInfo:
+    """What a user may see of one of their sessions: never the cookie value nor its hash.
+
+    ``ref`` is the first 16 hex digits of the stored hash: enough to name the session for
+    :meth:`SessionService.revoke`, useless as a credential.
+    """
+
+    ref: str
+    ip: str | None
+    user_agent: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+REF_LENGTH = 16
+
+
 class SessionService:
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
@@ -157,6 +177,67 @@ class SessionService:
             ).rowcount
             work.audit("session.revoke_all", "user", user_id, {"sessions": count})
         return int(count or 0)
+
+    def list_for_user(
+        self, actor: Actor, user_id: int, *, current: str | None = None, limit: int = 50
+    ) -> list[SessionInfo]:
+        """``user_id``'s live sessions, most recently used first (oneself, or ``users.manage``).
+
+        ``current`` is the caller's own cookie value, so its session is marked.
+        """
+        if actor.user_id != user_id:
+            self.crm.permissions.require(actor, "users.manage")
+        now = utcnow()
+        current_hash = session_hash(current) if current else None
+        with self.crm.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(s.c.id_hash, s.c.ip, s.c.user_agent, s.c.created_at, s.c.last_seen_at, s.c.expires_at)
+                .where(
+                    s.c.user_id == user_id,
+                    s.c.revoked_at.is_(None),
+                    s.c.expires_at > now,
+                    s.c.last_seen_at > now - self.idle,
+                )
+                .order_by(s.c.last_seen_at.desc())
+                .limit(limit)
+            ).mappings()
+            return [
+                SessionInfo(
+                    ref=r["id_hash"][:REF_LENGTH],
+                    ip=r["ip"],
+                    user_agent=r["user_agent"],
+                    created_at=r["created_at"],
+                    last_seen_at=r["last_seen_at"],
+                    expires_at=r["expires_at"],
+                    current=r["id_hash"] == current_hash,
+                )
+                for r in rows
+            ]
+
+    def revoke(self, actor: Actor, user_id: int, ref: str, *, uow: UnitOfWork | None = None) -> bool:
+        """End one of ``user_id``'s sessions named by its ``ref`` (see :class:`SessionInfo`).
+
+        Oneself, or anyone with ``users.manage``. Answers False when no live session of that
+        user has that ref (already ended, or somebody else's); audited either way it ends one.
+        """
+        if actor.user_id != user_id:
+            self.crm.permissions.require(actor, "users.manage")
+        ref = (ref or "").strip().lower()
+        if len(ref) != REF_LENGTH or any(c not in "0123456789abcdef" for c in ref):
+            return False
+        with transaction(self.crm, actor, uow) as work:
+            count = work.conn.execute(
+                s.update()
+                .where(
+                    s.c.user_id == user_id,
+                    s.c.revoked_at.is_(None),
+                    s.c.id_hash.like(ref + "%"),
+                )
+                .values(revoked_at=utcnow())
+            ).rowcount
+            if count:
+                work.audit("session.revoke", "user", user_id, {"session": ref})
+        return bool(count)
 
     def purge_expired(self) -> int:
         """Delete sessions that can no longer be used (the periodic cleanup job)."""

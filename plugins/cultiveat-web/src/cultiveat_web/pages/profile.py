@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Response
 from litestar.datastructures import Cookie
 from markupsafe import Markup
 
-from cultiveat_core.db import tables
-from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.errors import AuthenticationFailed, ValidationError
-from cultiveat_core.services.sessions import SESSION_COOKIE, session_hash
+from cultiveat_core.services.sessions import SESSION_COOKIE
 from cultiveat_web.routing import PageRequest, page_route, redirect
 
 MIN_PASSWORD = 8
@@ -42,27 +39,20 @@ def _client_ip(req: PageRequest) -> str | None:
 
 def own_sessions(req: PageRequest, user_id: int) -> list[dict[str, Any]]:
     """The user's live sessions, newest first; ``current`` marks this browser's."""
-    s = tables.sessions
-    now = utcnow()
-    current = req.request.cookies.get(SESSION_COOKIE)
-    current_hash = session_hash(current) if current else None
-    with req.crm.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(s.c.id_hash, s.c.ip, s.c.user_agent, s.c.created_at, s.c.last_seen_at)
-            .where(s.c.user_id == user_id, s.c.revoked_at.is_(None), s.c.expires_at > now)
-            .order_by(s.c.last_seen_at.desc())
-            .limit(50)
-        ).mappings()
-        return [
-            {
-                "ip": r["ip"],
-                "user_agent": r["user_agent"] or "unknown browser",
-                "created_at": r["created_at"],
-                "last_seen_at": r["last_seen_at"],
-                "current": r["id_hash"] == current_hash,
-            }
-            for r in rows
-        ]
+    infos = req.crm.sessions.list_for_user(
+        req.actor, user_id, current=req.request.cookies.get(SESSION_COOKIE)
+    )
+    return [
+        {
+            "ref": info.ref,
+            "ip": info.ip,
+            "user_agent": info.user_agent or "unknown browser",
+            "created_at": info.created_at,
+            "last_seen_at": info.last_seen_at,
+            "current": info.current,
+        }
+        for info in infos
+    ]
 
 
 def _profile_page(
@@ -220,6 +210,15 @@ def revoke_other_sessions(req: PageRequest) -> Response[Any]:
     return _fresh_session(req, user, response)
 
 
+@page_route("/profile/sessions/{ref:str}/revoke", methods=("POST",))
+def revoke_session(req: PageRequest, ref: str) -> Response[Any]:
+    """Sign out one other browser (this one signs out with "Sign out")."""
+    user = _user(req)
+    if req.crm.sessions.revoke(req.actor, user.id, ref):
+        return redirect("/profile", "That session was signed out.")
+    return redirect("/profile", "That session had already ended.")
+
+
 ROUTES = [
     profile,
     change_password,
@@ -227,4 +226,5 @@ ROUTES = [
     regenerate_codes,
     disable_totp,
     revoke_other_sessions,
+    revoke_session,
 ]
