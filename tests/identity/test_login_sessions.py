@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
-from cultiveat_core.errors import PermissionDenied
+from cultiveat_core.domain import Actor
+from cultiveat_core.errors import AccountLocked, AuthenticationFailed, PermissionDenied
 from cultiveat_core.services.sessions import SESSION_COOKIE
 
 from .conftest import PASSWORD, audit_actions, count, csrf, enrol_totp, login
@@ -186,8 +187,6 @@ def test_admin_needs_totp_enrolment_then_codes_are_single_use(crm, make_user, br
 
 def test_mfa_for_a_non_admin_role_is_configurable(make_crm, browser_factory=None):
     crm = make_crm(cookie_secure=False, mfa_roles=("admin", "sales"))
-    from cultiveat_core.domain import Actor
-
     user = crm.users.create(Actor.system("t"), "s@example.com", "sales", password=PASSWORD)
     result = crm.auth.login("s@example.com", PASSWORD)
     assert result.mfa_required and result.mfa_enrolment_required
@@ -262,3 +261,25 @@ def test_one_session_is_listed_and_revoked_without_the_others(crm, make_user, br
     assert second.get("/api/contacts").status_code == 401
     assert first.get("/api/contacts").status_code == 200
     assert len(audit_actions(crm, "session.revoke")) == 1
+
+
+def test_changing_ones_password_needs_the_current_one_and_counts_towards_lockout(crm, make_user):
+    user = make_user("sales")
+    me = crm.users.actor_for(user)
+    for _ in range(crm.settings.login_max_failures):
+        try:
+            crm.auth.change_own_password(me, "not it", "a brand new passphrase 9")
+        except AccountLocked:
+            raise AssertionError("locked before the limit") from None
+        except AuthenticationFailed as exc:
+            assert "current password is wrong" in exc.message
+    try:
+        crm.auth.change_own_password(me, PASSWORD, "a brand new passphrase 9")
+        raise AssertionError("a locked account changed its password")
+    except AccountLocked as exc:
+        assert exc.status == 429
+    assert len(audit_actions(crm, "user.password_change_failed")) == crm.settings.login_max_failures
+    assert audit_actions(crm, "auth.login_failed") == []
+    crm.auth.set_password(Actor.system("tests"), user.id, "reset by an admin 42")  # clears failures
+    crm.auth.change_own_password(me, "reset by an admin 42", "a brand new passphrase 9")
+    assert crm.auth.login(user.email, "a brand new passphrase 9").user.id == user.id

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pyotp
+import sqlalchemy as sa
 from litestar.testing import TestClient
 
+from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import AuthenticationFailed
 from cultiveat_core.web import create_app
@@ -21,6 +23,18 @@ def client_for(crm, user) -> TestClient:
     client.__enter__()
     log_in(client, crm, user)
     return client
+
+
+def audit_count(crm, action: str, user_id: int) -> int:
+    log = tables.audit_log
+    with crm.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    log.c.action == action, log.c.object_id == str(user_id)
+                )
+            ).scalar_one()
+        )
 
 
 def signed_in(client: TestClient) -> bool:
@@ -72,6 +86,10 @@ def test_password_change_follows_the_identity_rules_and_signs_out_elsewhere(crm)
             },
         )
         assert wrong.status_code == 401 and "not your current password" in wrong.text
+        # checking the current password is neither a login nor a login failure in the audit log
+        assert audit_count(crm, "user.password_change_failed", user.id) == 1
+        assert audit_count(crm, "auth.login_failed", user.id) == 0
+        logins_before = audit_count(crm, "auth.login", user.id)
         no_csrf = here.post(
             "/profile/password",
             data={
@@ -91,6 +109,7 @@ def test_password_change_follows_the_identity_rules_and_signs_out_elsewhere(crm)
         # this browser carries on with a fresh session; the other one is signed out
         page = here.get("/profile")
         assert page.status_code == 200 and "Password changed" in page.text
+        assert audit_count(crm, "auth.login", user.id) == logins_before
         assert not signed_in(elsewhere)
         assert crm.auth.login(user.email, NEW_PASSWORD).user.id == user.id
         try:

@@ -289,7 +289,7 @@ class AuthService:
 
     def _acting_user(self, actor: Actor) -> User:
         if actor.user_id is None:
-            raise ValidationError.field("user", "only a user can set up their own authenticator")
+            raise ValidationError.field("user", "only a signed-in user has their own password and authenticator")
         return self.crm.users.get_by_id(actor.user_id)
 
     @staticmethod
@@ -317,6 +317,34 @@ class AuthService:
                 .where(tables.sessions.c.user_id == user_id, tables.sessions.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
+
+    def change_own_password(
+        self, actor: Actor, current_password: str, new_password: str, *, ip: str | None = None
+    ) -> None:
+        """Change one's own password after proving the current one (ASVS: re-authentication).
+
+        A wrong current password counts towards the login lockout (so a stolen session cannot
+        guess it) and is audited as ``user.password_change_failed``, not as a login; a locked
+        account gets the lockout error. The new password follows :meth:`set_password`'s rules
+        and every session of the user ends.
+        """
+        user = self._acting_user(actor)
+        key = user.email.strip().lower()
+        self._check_not_locked(key, ip)
+        with self.crm.engine.connect() as conn:
+            stored = conn.execute(sa.select(u.c.password_hash).where(u.c.id == user.id)).scalar()
+        if not verify_password(stored, current_password or ""):
+            with transaction(self.crm, actor) as work:
+                work.conn.execute(
+                    lf.insert().values(email_key=key[:320], ip=(ip or None), occurred_at=utcnow())
+                )
+                work.audit("user.password_change_failed", "user", user.id, {"ip": ip})
+            raise AuthenticationFailed(
+                "the current password is wrong; failed attempts count towards the lockout "
+                f"({self.crm.settings.login_max_failures} in "
+                f"{self.crm.settings.login_lockout_minutes} minutes)"
+            )
+        self.set_password(actor, user.id, new_password)
 
     def _store_password(self, conn: sa.Connection, user_id: int, password: str) -> None:
         conn.execute(

@@ -116,7 +116,7 @@ def change_password(req: PageRequest) -> Response[Any]:
     if errors:
         return _profile_page(req, errors=errors, status=422)
     try:
-        req.crm.auth.login(user.email, current, ip=_client_ip(req))
+        req.crm.auth.change_own_password(req.actor, current, new, ip=_client_ip(req))
     except AuthenticationFailed as exc:
         message = (
             exc.message
@@ -124,8 +124,6 @@ def change_password(req: PageRequest) -> Response[Any]:
             else "That is not your current password (failed attempts count towards the lockout)."
         )
         return _profile_page(req, errors={"current_password": message}, status=exc.status)
-    try:
-        req.crm.auth.set_password(req.actor, user.id, new)
     except ValidationError as exc:
         message = "; ".join(e.message for e in exc.errors) if exc.errors else exc.message
         return _profile_page(req, errors={"new_password": message}, status=422)
