@@ -13,8 +13,12 @@ A dry run does the same inside one transaction and rolls it back.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import attrs
@@ -199,20 +203,19 @@ def run_import(
     result = resume or ImportResult()
     result.source, result.ignored_columns, result.dry_run = mapper.name, ignored, options.dry_run
     writer = BatchWriter(crm, actor, options, import_id)
+    writer.load_definitions(crm.contacts.custom_fields.all())
     builder = RowBuilder(csv_source.headers, columns, mapper)
-    batch: list[RowInput] = []
-    last_row = resume_after
 
-    def flush(work: UnitOfWork) -> None:
-        nonlocal batch
+    def flush(work: UnitOfWork, batch: Batch) -> None:
+        result.add_errors(batch.problems)  # the rows that could not be read, in file order
         writer.write(work, batch, result)
-        result.rows = last_row
+        result.rows = batch.last_row
         if import_id is not None and not options.dry_run:
             work.conn.execute(
                 imp.update()
                 .where(imp.c.id == import_id)
                 .values(
-                    rows_done=last_row,
+                    rows_done=batch.last_row,
                     created=result.created,
                     updated=result.updated,
                     skipped=result.skipped,
@@ -222,20 +225,14 @@ def run_import(
                     source=result.source,
                 )
             )
-        batch = []
 
-    def report() -> None:
-        # after the batch's commit (a dry run holds one transaction: it reports at the end only)
-        if progress is not None and not options.dry_run:
-            progress(csv_source.counter.count, size, last_row)
-
-    def write_batch(session: _Session) -> None:
+    def write_batch(session: _Session, batch: Batch) -> None:
         # a contact created meanwhile with an email of this batch (or a tag or company deleted
         # meanwhile) fails the batch's statements: it was rolled back, so redo it once
         counts = (result.created, result.updated, result.skipped, result.error_count)
         errors = len(result.errors)
         try:
-            session.run(flush)
+            session.run(lambda work: flush(work, batch))
         except (sa.exc.IntegrityError, crm.engine.dialect.loaded_dbapi.IntegrityError):
             # (COPY runs on the driver's cursor: its error is the driver's own)
             if session.work is not None:  # a dry run's single transaction is gone: give up
@@ -243,28 +240,149 @@ def run_import(
             result.created, result.updated, result.skipped, result.error_count = counts
             del result.errors[errors:]
             writer.forget()
-            session.run(flush)
+            session.run(lambda work: flush(work, batch))
 
-    headers, encoding, batch_size = csv_source.headers, csv_source.encoding, options.batch_size
-    build = builder.build
-    with _session(crm, actor, options.dry_run) as session:
-        for record in csv_source.rows:
-            if record.number <= resume_after:
-                continue
-            last_row = record.number
-            problems = row_problems(record, headers, encoding)
-            if problems:
-                result.add_errors(problems)
-                continue
-            batch.append(build(record))
-            if len(batch) >= batch_size:
-                write_batch(session)
-                report()
-        write_batch(session)
+    reader = BatchReader(csv_source, builder, writer, options.batch_size, resume_after)
+    last_row = resume_after
+    with _session(crm, actor, options.dry_run) as session, reader:
+        # the reader thread parses and validates the next batch while this one is written
+        for batch in reader:
+            write_batch(session, batch)
+            last_row = batch.last_row
+            # after the batch's commit (a dry run holds one transaction: it reports at the end)
+            if progress is not None and not options.dry_run and not batch.final:
+                progress(batch.bytes_read, size, last_row)
     result.rows = last_row
     if progress is not None:
         progress(size, size, last_row)
     return result
+
+
+@attrs.define
+class Batch:
+    """A batch as the reader thread hands it over: its rows (validated by the fast path, or
+    left to the full validation), the problems of the records before and among them that
+    could not be read, the last record number it covers and the bytes read so far."""
+
+    rows: list[Prepared]
+    problems: list[dict[str, Any]]
+    last_row: int
+    bytes_read: int
+    final: bool = False
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@attrs.define
+class Prepared:
+    """One parsed row: its cleaned values and what its insert needs, when the fast path
+    vouched for it (``values`` None: the writer runs the full validation)."""
+
+    row: RowInput
+    values: dict[str, Any] | None = None
+    parts: InsertParts | None = None
+
+
+@attrs.define
+class InsertParts:
+    """Everything about a new contact that does not depend on the database: its stored cells
+    (encrypted, COPY-escaped on PostgreSQL) with the id, company id and timestamps left to
+    the writer, its tag links by tag key, and its event ``Contact`` (when someone listens)."""
+
+    cells: list[Any]
+    company_key: str | None
+    tag_names: list[str]
+    links: list[tuple[str, str]]
+    contact: Contact | None
+
+
+_DONE = object()
+
+
+class BatchReader:
+    """Parses, validates and prepares batches in a thread, at most ``AHEAD`` batches ahead of
+    the writer (bounded memory); the writer iterates over them. An exception while reading is
+    raised to the writer after the batches before it; when the writer stops, so does this."""
+
+    AHEAD = 2
+
+    def __init__(
+        self,
+        source: Any,
+        builder: RowBuilder,
+        writer: BatchWriter,
+        batch_size: int,
+        resume_after: int,
+    ) -> None:
+        self.source, self.builder, self.writer = source, builder, writer
+        self.batch_size, self.resume_after = batch_size, resume_after
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.AHEAD)
+        self.stopped = threading.Event()
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self._run,), name="cultiveat-import-reader", daemon=True
+        )
+
+    def __enter__(self) -> BatchReader:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a reader waiting on a full queue
+                self.queue.get(timeout=0.05)
+        self.thread.join()
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item: Any) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # handed to the writer, which raises it
+            self._put(exc)
+
+    def _read(self) -> None:
+        source, build = self.source, self.builder.build
+        headers, encoding = source.headers, source.encoding
+        prepare_rows, batch_size = self.writer.prepare_rows, self.batch_size
+        rows: list[RowInput] = []
+        problems: list[dict[str, Any]] = []
+        last_row = self.resume_after
+        for record in source.rows:
+            if record.number <= self.resume_after:
+                continue
+            last_row = record.number
+            found = row_problems(record, headers, encoding)
+            if found:
+                problems += found
+                continue
+            rows.append(build(record))
+            if len(rows) >= batch_size:
+                batch = Batch(prepare_rows(rows), problems, last_row, source.counter.count)
+                if not self._put(batch):
+                    return
+                rows, problems = [], []
+        final = Batch(prepare_rows(rows), problems, last_row, source.counter.count, final=True)
+        if self._put(final):
+            self._put(_DONE)
 
 
 class _Session:
@@ -323,6 +441,15 @@ class BatchWriter:
         self.owner_emails: dict[int, str | None] = {}
         self.dialect = crm.engine.dialect.name
         self.columns = [col.name for col in c.columns]
+        # the cells the writer fills in: id, company id and the batch's timestamps
+        self.slots = tuple(
+            self.columns.index(n) for n in ("id", "company_id", "created_at", "updated_at")
+        )
+        dialect = crm.engine.dialect
+        stamp = c.c.created_at.type.bind_processor(dialect)
+        json_value = c.c.custom.type.dialect_impl(dialect).bind_processor(dialect)
+        self.stamp: Callable[[Any], Any] = stamp or (lambda value: value)
+        self.json_value: Callable[[Any], Any] = json_value or (lambda value: value)
         self.listen_created = any(
             implementations(crm.pm, n) for n in ("contact_created", "contacts_created")
         )
@@ -343,17 +470,32 @@ class BatchWriter:
         self.companies.clear()
         self.tags.clear()
 
-    def write(self, work: UnitOfWork, batch: Sequence[RowInput], result: ImportResult) -> None:
-        if not batch:
+    def load_definitions(self, definitions: Any) -> None:
+        """The custom field definitions the rows are validated against (read once)."""
+        self.definitions = definitions
+        self.cleaner = RowCleaner(definitions, self.owners)
+
+    def prepare_rows(self, rows: Sequence[RowInput]) -> list[Prepared]:
+        """The reader thread's share (no SQL): the fast validation, and for the rows it
+        vouches for everything their insert needs but the ids. The rest is left to the
+        writer's full validation."""
+        assert self.cleaner is not None
+        fast = self.cleaner.fast
+        prepared = [Prepared(row, fast(row.data)) for row in rows]
+        ready = [p for p in prepared if p.values is not None]
+        for item, parts in zip(
+            ready, self.insert_parts([p.values for p in ready if p.values is not None]), strict=True
+        ):
+            item.parts = parts
+        return prepared
+
+    def write(self, work: UnitOfWork, batch: Batch, result: ImportResult) -> None:
+        if not batch.rows:
             return
         conn = work.conn
-        if self.cleaner is None:
-            self.definitions = self.crm.contacts.custom_fields.all(conn)
-            self.cleaner = RowCleaner(self.definitions, self.owners)
-        fast = self.cleaner.fast
-        cleaned: list[tuple[RowInput, dict[str, Any]]] = []
-        for row in batch:
-            values = fast(row.data)
+        cleaned: list[tuple[RowInput, dict[str, Any], InsertParts | None]] = []
+        for item in batch.rows:
+            row, values = item.row, item.values
             if values is None:
                 try:
                     values = self.crm.contacts.clean(
@@ -369,18 +511,18 @@ class BatchWriter:
                         for e in exc.errors
                     )
                     continue
-            cleaned.append((row, values))
+            cleaned.append((row, values, item.parts))
         created_ids: list[int] = []
         updated_ids: list[int] = []
         created: list[Contact] = []
         for round_items in _rounds(cleaned):
-            existing = self._existing(conn, [v["email_key"] for _, v in round_items])
+            existing = self._existing(conn, [v["email_key"] for _, v, _ in round_items])
             if self.matchers:
                 self._plugin_matches(round_items, existing)
-            new = [(r, v) for r, v in round_items if v["email_key"] not in existing]
+            new = [item for item in round_items if item[1]["email_key"] not in existing]
             dupes = [
                 (r, v, existing[v["email_key"]])
-                for r, v in round_items
+                for r, v, _ in round_items
                 if v["email_key"] in existing
             ]
             if self.options.on_duplicate == "skip":
@@ -399,7 +541,7 @@ class BatchWriter:
             "import",
             self.import_id,
             {
-                "rows": [batch[0].number, batch[-1].number],
+                "rows": [batch.rows[0].row.number, batch.rows[-1].row.number],
                 "source": self.options.source,
                 "on_duplicate": self.options.on_duplicate,
                 "created_ids": created_ids,
@@ -430,9 +572,9 @@ class BatchWriter:
         return {key: id_ for key, id_ in conn.execute(sa.text(query), params)}
 
     def _plugin_matches(
-        self, items: Sequence[tuple[RowInput, dict[str, Any]]], existing: dict[str, int]
+        self, items: Sequence[tuple[RowInput, dict[str, Any], Any]], existing: dict[str, int]
     ) -> None:
-        for _, values in items:
+        for _, values, _ in items:
             if values["email_key"] in existing:
                 continue
             match = self.crm.pm.hook.match_existing_contact(crm=self.crm, candidate=dict(values))
@@ -496,115 +638,151 @@ class BatchWriter:
         top = conn.execute(sa.select(sa.func.max(c.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + count))
 
-    def _insert(
-        self, conn: sa.Connection, items: Sequence[tuple[RowInput, dict[str, Any]]]
-    ) -> tuple[list[int], list[Contact]]:
-        now = utcnow()
+    def insert_parts(self, items: Sequence[dict[str, Any]]) -> list[InsertParts]:
+        """What the inserts of new contacts with these cleaned values need, but their ids and
+        company ids and the batch's timestamp: their stored cells (search document, phone and
+        notes encrypted when keys are set, the phone's blind index; COPY text on PostgreSQL,
+        the driver's values on SQLite), tag links and event fields. Pure Python."""
         actor_id = self.actor.user_id
-        companies = self._company_ids(conn, [v.get("company") for _, v in items])
-        ids = self._allocate_ids(conn, len(items))
-        tag_ids_ = self._tag_ids(
-            conn,
-            {t for _, v in items for t in v.get("tags") or ()}
-            | {t for _, v in items for t in initial_tags(v)},
-        )
+        dialect = self.dialect
         rows: list[dict[str, Any]] = []
-        links: list[tuple[int, int, str]] = []
-        contacts: list[Contact] = []
-        if self.listen_created:
-            self._owner_emails(conn, {v.get("owner_id", actor_id) for _, v in items})
-        for contact_id, (_, values) in zip(ids, items, strict=True):
+        extras: list[tuple[str | None, list[str], list[tuple[str, str]], list[str]]] = []
+        for values in items:
             given_tags = values.get("tags") or []
             auto_tags = initial_tags(values)
-            custom = {k: v for k, v in (values.get("custom") or {}).items() if v is not None}
+            raw_custom = values.get("custom")
+            custom = (
+                {k: v for k, v in raw_custom.items() if v is not None} if raw_custom else {}
+            )
             company = values.get("company")
             row = {
                 **values,
-                "id": contact_id,
                 "custom": custom,
                 "social": values.get("social") or {},
                 "owner_id": values.get("owner_id", actor_id),
-                "company_id": companies.get(company_key(company)) if company else None,
                 "version": 1,
                 "created_by": actor_id,
-                "created_at": now,
-                "updated_at": now,
-                "search_doc": search_document(values, [*given_tags, *auto_tags], self.dialect),
+                "search_doc": search_document(values, [*given_tags, *auto_tags], dialect),
             }
             row.pop("tags", None)
             rows.append(row)
             seen: set[str] = set()
+            links: list[tuple[str, str]] = []
             row_tags: list[str] = []
             for names, source in ((given_tags, "import"), (auto_tags, "auto")):
                 for name in names:
                     key = name.lower()
                     if key not in seen:
                         seen.add(key)
-                        links.append((contact_id, tag_ids_[key], source))
+                        links.append((key, source))
                         row_tags.append(name)
-            if self.listen_created:
-                contacts.append(self._contact(row, row_tags))
+            extras.append(
+                (company_key(company) if company else None, [*given_tags, *auto_tags], links, row_tags)
+            )
         # phone and notes encrypted when keys are configured, the phone's blind index filled
-        rows = encrypt_contact_rows(self.crm, rows)
-        if self.dialect == "postgresql":
-            self._copy(conn, rows, links, now)
+        stored = encrypt_contact_rows(self.crm, rows)
+        names = self.columns
+        out: list[InsertParts] = []
+        if dialect == "postgresql":
+            for plain, row, (key, tag_names, links, row_tags) in zip(rows, stored, extras, strict=True):
+                social, custom = row["social"], row["custom"]
+                row["social"] = json.dumps(social) if social else "{}"
+                row["custom"] = json.dumps(custom) if custom else "{}"
+                cells = [_copy_text(row.get(n)) for n in names]
+                out.append(InsertParts(cells, key, tag_names, links, self._event_contact(plain, row_tags)))
         else:
-            self._executemany(conn, rows, links, now)
+            json_value = self.json_value
+            empty = json_value({})
+            for plain, row, (key, tag_names, links, row_tags) in zip(rows, stored, extras, strict=True):
+                social, custom = row["social"], row["custom"]
+                row["social"] = json_value(social) if social else empty
+                row["custom"] = json_value(custom) if custom else empty
+                cells = [row.get(n) for n in names]
+                out.append(InsertParts(cells, key, tag_names, links, self._event_contact(plain, row_tags)))
+        return out
+
+    def _insert(
+        self,
+        conn: sa.Connection,
+        items: Sequence[tuple[RowInput, dict[str, Any], InsertParts | None]],
+    ) -> tuple[list[int], list[Contact]]:
+        now = utcnow()
+        # the rows the full validation passed are prepared here, the others were in the reader
+        todo = [v for _, v, parts in items if parts is None]
+        done = iter(self.insert_parts(todo)) if todo else iter(())
+        parts_list = [parts if parts is not None else next(done) for _, _, parts in items]
+        companies = self._company_ids(conn, [v.get("company") for _, v, _ in items])
+        ids = self._allocate_ids(conn, len(items))
+        tag_ids_ = self._tag_ids(conn, {t for p in parts_list for t in p.tag_names})
+        links: list[tuple[int, int, str]] = []
+        contacts: list[Contact] = []
+        listen = self.listen_created
+        if listen:
+            self._owner_emails(
+                conn, {p.contact.owner_id for p in parts_list if p.contact is not None}
+            )
+        at_id, at_company, at_created, at_updated = self.slots
+        postgres = self.dialect == "postgresql"
+        if postgres:
+            stamp: Any = now.isoformat()
+        else:
+            stamp = self.stamp(now)
+        rows: list[Any] = []
+        for contact_id, parts in zip(ids, parts_list, strict=True):
+            company_id = companies.get(parts.company_key) if parts.company_key else None
+            cells = list(parts.cells)
+            cells[at_created] = cells[at_updated] = stamp
+            if postgres:
+                cells[at_id] = str(contact_id)
+                cells[at_company] = "\\N" if company_id is None else str(company_id)
+                rows.append("\t".join(cells))
+            else:
+                cells[at_id], cells[at_company] = contact_id, company_id
+                rows.append(tuple(cells))
+            for key, source in parts.links:
+                links.append((contact_id, tag_ids_[key], source))
+            if listen and parts.contact is not None:
+                self._settle(parts.contact, contact_id, company_id, now)
+                contacts.append(parts.contact)
+        if postgres:
+            self._copy(conn, rows, links, stamp)
+        else:
+            self._executemany(conn, rows, links, stamp)
         return ids, contacts
 
     def _executemany(
         self,
         conn: sa.Connection,
-        rows: list[dict[str, Any]],
+        rows: list[Any],
         links: list[tuple[int, int, str]],
-        now: Any,
+        stamp: Any,
     ) -> None:
         """SQLite: one executemany per table on the driver's cursor, values in the form the
-        column types store them (the batch's timestamp converted once, JSON serialised here;
-        phone and notes were encrypted by ``encrypt_contact_rows``)."""
-        dialect = conn.dialect
-        stamp = c.c.created_at.type.bind_processor(dialect)
-        json_value = c.c.custom.type.dialect_impl(dialect).bind_processor(dialect)
-        assert stamp is not None and json_value is not None
-        when = stamp(now)
-        empty = json_value({})
+        column types store them (the batch's timestamp converted once, JSON serialised and
+        phone and notes encrypted by ``insert_parts``)."""
         names = self.columns
         placeholders = ", ".join("?" for _ in names)
-        params = []
-        for row in rows:
-            row["social"] = json_value(row["social"]) if row["social"] else empty
-            row["custom"] = json_value(row["custom"]) if row["custom"] else empty
-            row["created_at"] = row["updated_at"] = when
-            params.append(tuple([row.get(n) for n in names]))
         quoted = ", ".join(f'"{n}"' for n in names)
-        conn.exec_driver_sql(f"INSERT INTO core_contacts ({quoted}) VALUES ({placeholders})", params)
+        conn.exec_driver_sql(f"INSERT INTO core_contacts ({quoted}) VALUES ({placeholders})", rows)
         if links:
             conn.exec_driver_sql(
                 "INSERT INTO core_contact_tags (contact_id, tag_id, source, created_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(cid, tid, src, when) for cid, tid, src in links],
+                [(cid, tid, src, stamp) for cid, tid, src in links],
             )
 
     def _copy(
         self,
         conn: sa.Connection,
-        rows: list[dict[str, Any]],
+        lines: list[str],
         links: list[tuple[int, int, str]],
-        now: Any,
+        stamp: str,
     ) -> None:
         """COPY the new contacts and their tag links straight into their tables (text format,
-        the batch's lines built here and sent in one piece)."""
+        the batch's lines built by ``insert_parts`` and sent in one piece)."""
         raw: Any = conn.connection.dbapi_connection
         assert raw is not None
-        names = self.columns
-        quoted = ", ".join(f'"{n}"' for n in names)
-        stamp = now.isoformat()
-        lines = []
-        for row in rows:
-            row["social"] = json.dumps(row["social"]) if row["social"] else "{}"
-            row["custom"] = json.dumps(row["custom"]) if row["custom"] else "{}"
-            row["created_at"] = row["updated_at"] = stamp
-            lines.append("\t".join([_copy_text(row.get(n)) for n in names]))
+        quoted = ", ".join(f'"{n}"' for n in self.columns)
         lines.append("")
         with raw.cursor() as cursor:
             with cursor.copy(f"COPY core_contacts ({quoted}) FROM STDIN") as copy:
@@ -616,42 +794,56 @@ class BatchWriter:
                 ) as copy:
                     copy.write("".join(f"{c_}\t{t_}\t{s_}{tail}" for c_, t_, s_ in links))
 
-    def _contact(self, row: dict[str, Any], tags: list[str]) -> Contact:
-        """The new contact as ``load`` would return it (for the batch's events), without a
-        query."""
+    def _event_contact(self, row: dict[str, Any], tags: list[str]) -> Contact | None:
+        """The new contact as ``load`` would return it (for the batch's events), built before
+        it has an id: the writer settles its id, company id, owner and timestamps
+        (``_settle``) once they are known, before anything else sees it."""
+        if not self.listen_created:
+            return None
         social = row["social"]
+        get = row.get
         address = (
-            Address(**{p: row.get(f"address_{p}") for p in ADDRESS_PARTS})
-            if row.get("address_country") or row.get("address_city") or row.get("address_street")
-            or row.get("address_state") or row.get("address_zip")
+            Address(**{p: get(f"address_{p}") for p in ADDRESS_PARTS})
+            if get("address_country") or get("address_city") or get("address_street")
+            or get("address_state") or get("address_zip")
             else NO_ADDRESS
         )
-        get = row.get
         return Contact(
-            id=row["id"],
+            id=0,
             email=row["email"],
             first_name=row["first_name"],
             last_name=row["last_name"],
             phone=get("phone"),
             position=get("position"),
             company=get("company"),
-            company_id=row["company_id"],
             industry=get("industry"),
             company_size=get("company_size"),
             stage=get("stage"),
             type=get("type"),
             channel=get("channel"),
             owner_id=row["owner_id"],
-            owner=self.owner_emails.get(row["owner_id"]) if row["owner_id"] is not None else None,
             tags=tuple(tags),
             address=address,
-            social=SocialLinks(**{k: social.get(k) for k in SOCIAL_NETWORKS}) if social else NO_SOCIAL,
+            social=SocialLinks(**{k: social.get(k) for k in SOCIAL_NETWORKS})
+            if social
+            else NO_SOCIAL,
             custom=row["custom"],
             notes=get("notes"),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
             version=1,
         )
+
+    def _settle(self, contact: Contact, contact_id: int, company_id: int | None, now: Any) -> None:
+        """Fill in what the database gave the new contact of ``_event_contact``. The object is
+        still private to the import (a retried batch settles it again), so its frozen fields
+        are set the way attrs documents for initialisation."""
+        owner_id = contact.owner_id
+        owner = self.owner_emails.get(owner_id) if owner_id is not None else None
+        setattr_ = object.__setattr__
+        setattr_(contact, "id", contact_id)
+        setattr_(contact, "company_id", company_id)
+        setattr_(contact, "owner", owner)
+        setattr_(contact, "created_at", now)
+        setattr_(contact, "updated_at", now)
 
     def _owner_emails(self, conn: sa.Connection, owner_ids: set[Any]) -> None:
         """Cache the owners' emails (the ``owner`` of the contacts in the events)."""
@@ -711,6 +903,7 @@ class BatchWriter:
         return ids
 
 
+_Item = tuple[RowInput, dict[str, Any], InsertParts | None]
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -725,13 +918,11 @@ def _copy_text(value: Any) -> str:
     return str(value)
 
 
-def _rounds(
-    items: Sequence[tuple[RowInput, dict[str, Any]]],
-) -> list[list[tuple[RowInput, dict[str, Any]]]]:
+def _rounds(items: Sequence[_Item]) -> list[list[_Item]]:
     """Split a batch so each email appears once per round (later rows see earlier ones)."""
-    if len({v["email_key"] for _, v in items}) == len(items):
+    if len({item[1]["email_key"] for item in items}) == len(items):
         return [list(items)] if items else []
-    rounds: list[list[tuple[RowInput, dict[str, Any]]]] = []
+    rounds: list[list[_Item]] = []
     seen: list[set[str]] = []
     for item in items:
         key = item[1]["email_key"]
