@@ -307,3 +307,131 @@ def test_id_caches_refill_when_full(crm, system, monkeypatch):
     for i in range(20):
         contact = found[f"c{i}@example.com"]
         assert contact.company_id == companies[f"Firm {i % 4}"] and contact.tags == (f"Tag{i % 5}",)
+
+
+def reader_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "cultiveat-import-reader"]
+
+
+def test_a_reading_failure_is_raised_after_the_batches_before_it(crm, system, monkeypatch):
+    """The reader thread parses ahead; what it raises reaches the caller after the batches
+    read before it were written, and the thread is gone."""
+    from cultiveat_core.importing import rows
+
+    original = rows.RowBuilder.build
+
+    def build(self, record):
+        if record.number == 8:
+            raise RuntimeError("disk gone")
+        return original(self, record)
+
+    monkeypatch.setattr(rows.RowBuilder, "build", build)
+    data = HEADER + "".join(f"r{i}@example.com,R,{i},,,,\n" for i in range(1, 12))
+    with pytest.raises(RuntimeError, match="disk gone"):
+        run(crm, system, data, batch_size=3)
+    assert sorted(contacts_by_email(crm)) == [f"r{i}@example.com" for i in range(1, 7)]
+    assert reader_threads() == []
+
+
+def test_a_writing_failure_stops_the_reader(crm, system, monkeypatch):
+    from cultiveat_core.importing import runner
+
+    original = runner.BatchWriter.write
+    calls = {"n": 0}
+
+    def failing(self, work, batch, result):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("database gone")
+        original(self, work, batch, result)
+
+    monkeypatch.setattr(runner.BatchWriter, "write", failing)
+    data = HEADER + "".join(f"w{i}@example.com,W,{i},,,,\n" for i in range(1, 200))
+    with pytest.raises(RuntimeError, match="database gone"):
+        run(crm, system, data, batch_size=2)
+    assert len(contacts_by_email(crm)) == 2
+    assert reader_threads() == []
+
+
+def test_the_reader_stays_a_bounded_number_of_batches_ahead(crm, system, monkeypatch):
+    """Memory stays bounded: the reader prepares at most ``AHEAD`` batches beyond the one
+    being written (plus the one it is building)."""
+    import time
+
+    from cultiveat_core.importing import runner
+
+    prepared, written, gaps = [0], [0], []
+    prepare, write = runner.BatchWriter.prepare_rows, runner.BatchWriter.write
+
+    def counting_prepare(self, rows):
+        prepared[0] += 1
+        return prepare(self, rows)
+
+    def slow_write(self, work, batch, result):
+        time.sleep(0.02)  # a slow database: the reader would run far ahead if unbounded
+        gaps.append(prepared[0] - written[0])
+        write(self, work, batch, result)
+        written[0] += 1
+
+    monkeypatch.setattr(runner.BatchWriter, "prepare_rows", counting_prepare)
+    monkeypatch.setattr(runner.BatchWriter, "write", slow_write)
+    data = HEADER + "".join(f"m{i}@example.com,M,{i},,,,\n" for i in range(1, 121))
+    result = run(crm, system, data, batch_size=4)
+    assert result.created == 120
+    assert max(gaps) <= runner.BatchReader.AHEAD + 2, gaps
+
+
+def test_errors_keep_file_order_across_batches(crm, system):
+    """Unreadable rows (found by the reader) and invalid rows (found while writing) are
+    reported in file order, as when reading and writing took turns."""
+    data = (
+        HEADER
+        + "e1@example.com,A,B,,,,\n"
+        + "e2@example.com,A,B,,,,,extra\n"  # 2: too many values
+        + "not-an-email,A,B,,,,\n"  # 3: invalid email
+        + "e4@example.com,A,B,,,,\n"
+        + "e5@example.com,A\n"  # 5: too few values
+        + "e6@example.com,,B,,,,\n"  # 6: no first name
+        + "e7@example.com,A,B,,,,\n"
+    )
+    result = run(crm, system, data, batch_size=2)
+    assert [(e["row"], e["column"]) for e in result.errors] == [
+        (2, None),
+        (3, "Email"),
+        (5, None),
+        (6, "First Name"),
+    ]
+    assert result.created == 3 and result.rows == 7
+
+
+def test_events_of_a_redone_batch_carry_the_final_ids(make_crm, system, monkeypatch):
+    """The event contacts are built by the reader and given their ids by the writer: a batch
+    rolled back and redone fires once, with the ids the contacts were stored under."""
+    from cultiveat_core.importing import runner
+
+    recorder = Recorder()
+    crm = make_crm(plugins=[recorder])
+    crm.contacts.create(system, {"email": "late@example.com", "first_name": "L", "last_name": "A"})
+    original = runner.BatchWriter._existing
+    calls = {"n": 0}
+
+    def blind_once(self, conn, keys):
+        calls["n"] += 1
+        found = original(self, conn, keys)
+        if calls["n"] == 1:
+            found.pop("late@example.com", None)
+        return found
+
+    monkeypatch.setattr(runner.BatchWriter, "_existing", blind_once)
+    data = HEADER + "n1@example.com,N,E,,Acme,,T\nlate@example.com,L,A,,,,\nn2@example.com,N,F,,,,\n"
+    result = run(crm, system, data)
+    assert (result.created, result.skipped, calls["n"]) == (2, 1, 2)
+    crm.events.close()
+    assert len(recorder.batches) == 2  # the contact created above, then the import's one batch
+    found = contacts_by_email(crm)
+    fired = recorder.batches[-1]
+    assert sorted(c.email for c in fired) == ["n1@example.com", "n2@example.com"]
+    for contact in fired:
+        assert contact.as_dict() == found[contact.email].as_dict()

@@ -1,14 +1,18 @@
 """Running an import: stream records, validate each, dedupe, write in batches.
 
-Rows are parsed and validated in Python with precompiled rules (no SQL, no event per row).
-Each batch (5,000 rows by default) is one transaction: one lookup of the batch's email keys
-(duplicates against existing contacts, and against earlier rows of the file, which earlier
-batches committed), updates of duplicates per ``on_duplicate``, the new contacts with their
-search documents and tag links by COPY (PostgreSQL) or executemany (SQLite), the batch's
-audit record, its events (fired once after the commit as ``contacts_created`` /
-``contacts_updated`` with the whole batch) and the import's progress (``rows_done``), so a
-crash loses at most the batch in flight and a rerun resumes after the last committed row.
-A dry run does the same inside one transaction and rolls it back.
+Two threads share the work: the reader (``BatchReader``) parses records, validates them with
+precompiled rules and prepares what each new contact's insert needs that does not depend on
+the database (stored cells, COPY text, search document, encrypted phone and notes, the
+event contact), at most ``BatchReader.AHEAD`` batches ahead; the caller's thread writes the
+batches, one after the other. Each batch (5,000 rows by default) is one transaction: one
+lookup of the batch's email keys (duplicates against existing contacts, and against earlier
+rows of the file, which earlier batches committed), updates of duplicates per
+``on_duplicate``, the new contacts with their search documents and tag links by COPY
+(PostgreSQL) or executemany (SQLite), the batch's audit record, its events (fired once after
+the commit as ``contacts_created`` / ``contacts_updated`` with the whole batch) and the
+import's progress (``rows_done``), so a crash loses at most the batch in flight and a rerun
+resumes after the last committed row. A dry run does the same inside one transaction and
+rolls it back.
 """
 
 from __future__ import annotations
@@ -625,15 +629,15 @@ class BatchWriter:
 
     def _allocate_ids(self, conn: sa.Connection, count: int) -> list[int]:
         if self.dialect == "postgresql":
-            return list(
-                conn.execute(
-                    sa.text(
-                        "SELECT nextval(pg_get_serial_sequence('core_contacts', 'id')) "
-                        "FROM generate_series(1, :n)"
-                    ),
-                    {"n": count},
-                ).scalars()
-            )
+            # one row holding an array: the driver parses it in one piece
+            ids: list[int] = conn.execute(
+                sa.text(
+                    "SELECT array_agg(nextval(pg_get_serial_sequence('core_contacts', 'id'))) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalar_one()
+            return ids
         # SQLite: the transaction holds the write lock; rowids continue after the highest
         top = conn.execute(sa.select(sa.func.max(c.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + count))
