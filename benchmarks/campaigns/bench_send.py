@@ -106,12 +106,53 @@ def smtp_reference(port: int, count: int, connections: int = 1) -> float:
     return per * connections / (time.perf_counter() - started)
 
 
+def pipelined_reference(port: int, count: int, connections: int) -> float:
+    """The plugin's own SMTP client (``SmtpSender``: one persistent connection per thread,
+    PIPELINING when the sink advertises it) on prebuilt message bytes: no database, rendering
+    or Celery."""
+    from cultiveat_email.smtp import SmtpSender, parse_smtp_url
+
+    def run(offset: int, n: int) -> None:
+        sender = SmtpSender(parse_smtp_url(f"smtp://127.0.0.1:{port}"))
+        for i in range(offset, offset + n):
+            data = (f"From: crm@cultiveat.test\r\nTo: pref{i}@ref.invalid\r\nSubject: reference\r\n"
+                    f"Message-ID: <pref{i}@cultiveat.test>\r\nMIME-Version: 1.0\r\n"
+                    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                    "Hi there, this is the reference message.\r\n").encode()
+            outcome = sender.send("crm@cultiveat.test", f"pref{i}@ref.invalid", data)
+            assert outcome.kind == "sent", outcome
+        sender.close()
+
+    per = count // connections
+    threads = [threading.Thread(target=run, args=(k * per, per)) for k in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return per * connections / (time.perf_counter() - started)
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def named_cpu_seconds(name: str) -> float:
+    """CPU of every process called ``name`` (PostgreSQL backends, redis-server): the whole
+    machine's, so other users of the same server are counted too."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
 
 
 def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen[bytes]:
@@ -124,7 +165,7 @@ def count_lines(paths: list[Path]) -> int:
     total = 0
     for path in paths:
         with path.open("rb") as f:
-            total += sum(1 for line in f if not line.startswith(b"ref"))
+            total += sum(1 for line in f if not line.startswith((b"ref", b"pref")))
     return total
 
 
@@ -139,6 +180,8 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=10.0)
     parser.add_argument("--send-lease", type=float, default=5.0)
     parser.add_argument("--sink-procs", type=int, default=2, help="aiosmtpd processes sharing the port")
+    parser.add_argument("--plain-sink", action="store_true",
+                        help="stock aiosmtpd sink (no PIPELINING advertised, asyncio loop)")
     parser.add_argument("--port", type=int, default=2526)
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--database", default="bench_campaigns")
@@ -186,13 +229,16 @@ def main() -> int:
         unsub_emails = set(conn.execute(sa.select(core.contacts.c.email_key).where(
             core.contacts.c.id.in_(unsubscribed))).scalars())
 
-    sinks = [subprocess.Popen(["nice", PY, str(HERE / "sink.py"), "--port", str(args.port), "--out", str(f)],
-                              start_new_session=True) for f in sink_files]
+    sink_cmd = ["--plain"] if args.plain_sink else []
+    sinks = [subprocess.Popen(["nice", PY, str(HERE / "sink.py"), "--port", str(args.port), "--out", str(f),
+                               *sink_cmd], start_new_session=True) for f in sink_files]
     time.sleep(5)
     load_before = os.getloadavg()
     reference = smtp_reference(args.port, 3000)
     threads_total = args.workers * args.concurrency
     reference_parallel = smtp_reference(args.port, 6000, threads_total)
+    reference_pipelined = pipelined_reference(args.port, 6000, threads_total)
+    load_samples = [os.getloadavg()[0]]
     workers = [start_worker(env, args.concurrency, work / f"worker{i}.log") for i in range(args.workers)]
     samples: list[tuple[float, int, list[int]]] = []
     killed_at = restarted_at = None
@@ -206,6 +252,8 @@ def main() -> int:
         campaign = service.create(crm, system, {"name": "Bench campaign", "template_id": template["id"],
                                                 "audience": {"filter": {"tag": "bench"}}})
         t0 = time.perf_counter()
+        pg_cpu0, redis_cpu0 = named_cpu_seconds("postgres"), named_cpu_seconds("redis-server")
+        last_load = t0
         service.send(crm, system, campaign["id"])
         expected = args.contacts - len(unsubscribed)
         while time.perf_counter() - t0 < args.timeout:
@@ -214,6 +262,9 @@ def main() -> int:
             samples.append((time.perf_counter() - t0, sent, [tree_rss_kb(w.pid) for w in workers]))
             for w in workers:
                 cpu[w.pid] = cpu_seconds(w.pid) or cpu.get(w.pid, 0.0)
+            if time.perf_counter() - last_load >= 10:
+                load_samples.append(os.getloadavg()[0])
+                last_load = time.perf_counter()
             if killed_at is None and sent >= args.kill_at * expected:
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 workers[0].wait()
@@ -227,6 +278,8 @@ def main() -> int:
             if status == "Completed":
                 break
         total_seconds = time.perf_counter() - t0
+        pg_cpu = named_cpu_seconds("postgres") - pg_cpu0
+        redis_cpu = named_cpu_seconds("redis-server") - redis_cpu0
     finally:
         for w in workers:
             with _quiet():
@@ -272,10 +325,16 @@ def main() -> int:
         "messages_per_second_10_to_90pct": round(0.8 * got / (t90 - t10), 1) if t90 > t10 else None,
         "reference_raw_smtplib_one_connection_msgs_per_s": round(reference, 1),
         f"reference_raw_smtplib_{threads_total}_connections_msgs_per_s": round(reference_parallel, 1),
+        f"reference_raw_pipelined_{threads_total}_connections_msgs_per_s": round(reference_pipelined, 1),
+        "ratio_steady_to_pipelined_reference": round(0.8 * got / (t90 - t10) / reference_pipelined, 2)
+        if t90 > t10 else None,
         "ratio_steady_to_parallel_reference": round(0.8 * got / (t90 - t10) / reference_parallel, 2)
         if t90 > t10 else None,
         "workers_cpu_ms_per_message": round(1000 * sum(cpu.values()) / got, 2) if got else None,
-        "sink_cpu_ms_per_message_incl_reference": round(1000 * sink_cpu / (got + 9000), 2),
+        "sink_cpu_ms_per_message_incl_reference": round(1000 * sink_cpu / (got + 15000), 2),
+        "postgresql_cpu_ms_per_message_whole_server": round(1000 * pg_cpu / got, 2) if got else None,
+        "redis_cpu_ms_per_message_whole_server": round(1000 * redis_cpu / got, 2) if got else None,
+        "load_average_1min_during_send_min_max": [min(load_samples), max(load_samples)],
         "sink_processes": args.sink_procs, "load_average_before": load_before, "load_average_after": load_after,
         "killed_worker_at_s": killed_at, "restarted_at_s": restarted_at,
         "recipients_expected": len(wanted),

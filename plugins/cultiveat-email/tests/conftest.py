@@ -16,13 +16,39 @@ def free_port() -> int:
 
 class Sink:
     """An SMTP server that keeps what it accepts; ``rcpt_script[address]`` lists the replies
-    (e.g. ``["451 4.7.1 try later"]``) given to the next RCPT TO of that address."""
+    (e.g. ``["451 4.7.1 try later"]``) given to the next RCPT TO of that address,
+    ``data_script`` the replies to the next message contents (after the final dot).
 
-    def __init__(self):
+    With ``pipelining`` it advertises PIPELINING (RFC 2920) as Postfix does; ``pipelined``
+    records, per MAIL FROM, whether the RCPT TO and DATA of that transaction had already
+    arrived with it (the client sent the three in one write). ``connections`` counts EHLOs.
+    """
+
+    def __init__(self, pipelining=False):
+        self.pipelining = pipelining
         self.messages = []
         self.rcpt_script = {}
         self.rcpt_attempts = {}
+        self.data_script = []
+        self.pipelined = []
+        self.connections = 0
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        with self.lock:
+            self.connections += 1
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        waiting = bytes(server._reader._buffer)  # what the client sent after MAIL FROM
+        with self.lock:
+            self.pipelined.append(b"RCPT TO:" in waiting and b"DATA\r\n" in waiting)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
@@ -41,6 +67,8 @@ class Sink:
 
         msg = message_from_bytes(envelope.content, policy=default)
         with self.lock:
+            if self.data_script:
+                return self.data_script.pop(0)
             self.messages.append(
                 {"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "msg": msg}
             )
@@ -50,15 +78,19 @@ class Sink:
         return [m for m in self.messages if address in m["to"]]
 
 
-@pytest.fixture
-def sink():
-    handler = Sink()
+def running_sink(pipelining=False):
+    handler = Sink(pipelining)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     handler.url = f"smtp://127.0.0.1:{port}"
     yield handler
     controller.stop()
+
+
+@pytest.fixture
+def sink():
+    yield from running_sink()
 
 
 @pytest.fixture

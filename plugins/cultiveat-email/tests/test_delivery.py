@@ -15,7 +15,15 @@ from cultiveat_email.throttle import Throttle
 from cultiveat_core import Actor, ValidationError
 from cultiveat_core.db.metadata import utcnow
 
+from .conftest import running_sink
+
 SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture(params=["plain", "pipelining"])
+def sink(request):
+    """Every delivery test runs against a server without and with PIPELINING (RFC 2920)."""
+    yield from running_sink(pipelining=request.param == "pipelining")
 
 
 def contact(crm, email="ann@example.com", first="Ann"):
@@ -373,3 +381,113 @@ def test_the_direct_mime_writer_reads_back_like_email_message(html):
     assert all(len(line) <= 998 for line in compose.build_bytes(**args).split(b"\r\n"))
     with pytest.raises(ValidationError, match="line breaks"):
         compose.build_bytes(**{**args, "headers": {"X-Bad": "a\r\nBcc: x@example.com"}})
+
+
+# -- PIPELINING and the kept connection ------------------------------------------------------
+
+
+@pytest.fixture
+def pipelining_sink():
+    yield from running_sink(pipelining=True)
+
+
+def piped_env(url):
+    return {
+        "CULTIVEAT_EMAIL_SMTP_URL": url,
+        "CULTIVEAT_EMAIL_FROM": "Cultiveat <crm@cultiveat.test>",
+        "CULTIVEAT_EMAIL_RETRY_BACKOFF_SECONDS": "0.01",
+    }
+
+
+@pytest.fixture
+def piped(make_crm, pipelining_sink):
+    import cultiveat_email.plugin
+
+    return make_crm(plugins=[cultiveat_email.plugin], environ=piped_env(pipelining_sink.url))
+
+
+def test_pipelined_envelope_goes_in_one_write_and_the_content_is_dot_stuffed(
+    piped, pipelining_sink
+):
+    people = [contact(piped, f"p{i}@example.com") for i in range(3)]
+    text = "Hi there\n.a line starting with a dot\n.\nend"
+    results = service(piped).deliver([message(p, text=text) for p in people])
+    assert [r["status"] for r in results] == ["sent"] * 3
+    assert pipelining_sink.pipelined == [True, True, True]
+    assert pipelining_sink.connections == 1
+    for person, result in zip(people, results, strict=True):
+        [got] = pipelining_sink.to(person.email)
+        assert got["msg"]["Message-ID"] == result["message_id"]
+        body = got["msg"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert ".a line starting with a dot\n.\nend" in body
+
+
+def test_pipelining_off_in_the_url_sends_one_command_at_a_time(make_crm, pipelining_sink):
+    import cultiveat_email.plugin
+
+    crm = make_crm(
+        plugins=[cultiveat_email.plugin], environ=piped_env(pipelining_sink.url + "?pipelining=0")
+    )
+    [result] = service(crm).deliver([message(contact(crm))])
+    assert result["status"] == "sent"
+    assert pipelining_sink.pipelined == [False]
+
+
+def test_pipelined_451_then_550_then_a_good_one_on_the_same_connection(piped, pipelining_sink):
+    """A refused RCPT makes the server refuse the pipelined DATA too; the client resets the
+    transaction and the next message on the same connection goes through."""
+    grey, gone, fine = (contact(piped, f"{n}@example.com") for n in ("grey", "gone", "fine"))
+    pipelining_sink.rcpt_script["grey@example.com"] = ["451 4.7.1 greylisted, try later"]
+    pipelining_sink.rcpt_script["gone@example.com"] = ["550 5.1.1 no such user"]
+    results = service(piped).deliver([message(grey), message(gone), message(fine)])
+    assert [(r["status"], r["code"]) for r in results] == [("sent", 250), ("failed", 550), ("sent", 250)]
+    assert pipelining_sink.rcpt_attempts == {
+        "grey@example.com": 2, "gone@example.com": 1, "fine@example.com": 1
+    }
+    assert len(pipelining_sink.to("grey@example.com")) == 1
+    assert pipelining_sink.to("gone@example.com") == []
+    assert len(pipelining_sink.to("fine@example.com")) == 1
+    assert pipelining_sink.connections == 1  # RSET, not a new connection
+    with piped.connect() as conn:
+        assert conn.execute(sa.select(suppressions.c.address)).scalars().all() == ["gone@example.com"]
+    assert "email_bounced" in activity_types(piped, gone.id)
+
+
+def test_pipelined_451_and_550_after_the_content(piped, pipelining_sink):
+    """The reply to the content itself: 451 is retried (same Message-ID), 550 fails and
+    suppresses."""
+    ann, bob = contact(piped, "ann@example.com"), contact(piped, "bob@example.com")
+    pipelining_sink.data_script = ["451 4.3.0 queue full", "550 5.7.1 content rejected"]
+    results = service(piped).deliver([message(ann), message(bob)])
+    assert [(r["status"], r["code"]) for r in results] == [("failed", 550), ("sent", 250)]
+    # ann: 451 then 550 (both replies to her content); bob: delivered
+    assert pipelining_sink.to("ann@example.com") == []
+    assert len(pipelining_sink.to("bob@example.com")) == 1
+    with piped.connect() as conn:
+        assert conn.execute(sa.select(suppressions.c.address)).scalars().all() == ["ann@example.com"]
+
+
+def test_the_smtp_connection_is_kept_across_chunks_and_renewed_after_idling(
+    piped, pipelining_sink, monkeypatch
+):
+    from cultiveat_email import delivery
+
+    for i in range(3):
+        [r] = service(piped).deliver([message(contact(piped, f"k{i}@example.com"))])
+        assert r["status"] == "sent"
+    assert pipelining_sink.connections == 1
+    monkeypatch.setattr(delivery, "SMTP_IDLE_SECONDS", 0.0)
+    [r] = service(piped).deliver([message(contact(piped, "late@example.com"))])
+    assert r["status"] == "sent"
+    assert pipelining_sink.connections == 2
+
+
+def test_a_connection_the_server_dropped_is_reopened(piped, pipelining_sink):
+    """A kept connection the server closed meanwhile (its idle timeout): the send fails with a
+    connection error, is retried on a new connection, delivered once."""
+    [r] = service(piped).deliver([message(contact(piped, "a@example.com"))])
+    smtp = service(piped)._local.smtp
+    smtp._conn.sock.close()  # as if the server had gone away
+    [r] = service(piped).deliver([message(contact(piped, "b@example.com"))])
+    assert r["status"] == "sent"
+    assert len(pipelining_sink.to("b@example.com")) == 1

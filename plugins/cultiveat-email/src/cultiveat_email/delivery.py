@@ -10,8 +10,10 @@ Activities (``email_sent``, ``email_bounced``) are logged for the batch with one
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +32,17 @@ log = logging.getLogger("cultiveat.email")
 
 
 RECORD_EVERY = 10  # outcomes written per transaction while a chunk is being sent
+SMTP_IDLE_SECONDS = 20.0  # a thread's SMTP connection unused longer than this is reopened
+
+
+@contextmanager
+def _write(conn: sa.Connection) -> Iterator[sa.Connection]:
+    """A write transaction on a held connection (as ``crm.begin()``: on SQLite the write lock
+    is taken up front)."""
+    if conn.dialect.name == "sqlite":
+        conn.info["immediate"] = True
+    with conn.begin():
+        yield conn
 
 
 class DeliveryDeferred(Exception):
@@ -72,6 +85,7 @@ class EmailService:
             crm.settings.broker_queue or "cultiveat",
         )
         self.actor = Actor.system("email")
+        self._local = threading.local()  # each sending thread's SMTP connection
 
     @property
     def sender(self) -> str:
@@ -160,7 +174,20 @@ class EmailService:
                     "meta": dict(item.get("meta") or {}),
                 }
         lease = timedelta(seconds=max(1.0, self.settings.send_lease_seconds))
-        with self.crm.begin() as conn:
+        # one database connection for the whole chunk (claim, outcomes, activities' contacts):
+        # no pool check-out (and its ping) per step
+        with self.crm.engine.connect() as held:
+            return self._deliver(held, items, prepared, invalid, lease)
+
+    def _deliver(
+        self,
+        held: sa.Connection,
+        items: Sequence[Mapping[str, Any]],
+        prepared: list[dict[str, Any] | None],
+        invalid: dict[int, dict[str, Any]],
+        lease: timedelta,
+    ) -> list[dict[str, Any]]:
+        with _write(held) as conn:
             rows = outbox.ensure_rows(conn, [p for p in prepared if p is not None])
             pairs = [
                 (item, rows[(p["send_key"], p["contact_id"])])
@@ -208,15 +235,14 @@ class EmailService:
                 results[row["id"]]["error"] = "the address is suppressed"
         todo = [(item, row) for item, row in pairs if row["id"] in claimed]
         if todo:
-            self._send_all(todo, results, lease.total_seconds())
-        self._log_activities(
-            [r for r in results.values() if r["new"]], {row["id"]: item for item, row in pairs}
-        )
+            self._send_all(held, todo, results, lease.total_seconds())
+        self._log_activities(held, [r for r in results.values() if r["new"]])
         ordered = iter(results[row["id"]] for _, row in pairs)
         return [invalid[i] if i in invalid else next(ordered) for i in range(len(items))]
 
     def _send_all(
         self,
+        held: sa.Connection,
         todo: list[tuple[Mapping[str, Any], dict[str, Any]]],
         results: dict[int, dict[str, Any]],
         lease_seconds: float,
@@ -227,8 +253,7 @@ class EmailService:
         and so resend with the same Message-ID, is at most that many per sending thread), and
         the claims on the rest are renewed every third of the lease (throttling, retries).
         """
-        cfg = parse_smtp_url(self.settings.smtp_url, self.settings.smtp_timeout_seconds)
-        smtp = SmtpSender(cfg)
+        smtp = self._smtp()
         sender = self.sender
         envelope_from = compose.address_only(sender)
         outcomes: list[tuple[int, str, int | None, str | None]] = []
@@ -239,9 +264,7 @@ class EmailService:
         def flush() -> None:
             nonlocal outcomes, bounced, renewed
             renew = time.monotonic() - renewed > lease_seconds / 3
-            if held.dialect.name == "sqlite":
-                held.info["immediate"] = True  # as crm.begin(): take the write lock up front
-            with held.begin():
+            with _write(held):
                 outbox.finish_many(held, outcomes)
                 _insert_ignore(
                     held,
@@ -263,8 +286,6 @@ class EmailService:
                     renewed = time.monotonic()
             outcomes, bounced = [], []
 
-        # one database connection for the chunk's bookkeeping (no pool check-out per write)
-        held = self.crm.engine.connect()
         try:
             for item, row in todo:
                 result = results[row["id"]]
@@ -296,13 +317,13 @@ class EmailService:
                 result.update(status=status, code=outcome.code, error=error, new=True)
                 if len(outcomes) >= RECORD_EVERY or time.monotonic() - renewed > lease_seconds / 3:
                     flush()
+        except BaseException:
+            smtp.close()  # the connection may be mid-transaction: never reuse it
+            raise
         finally:
-            smtp.close()
-            try:
-                if outcomes or bounced:
-                    flush()
-            finally:
-                held.close()
+            smtp.last_used = time.monotonic()
+            if outcomes or bounced:
+                flush()
 
     def _send_with_retries(
         self, smtp: SmtpSender, envelope_from: str, to: str, data: bytes
@@ -325,17 +346,35 @@ class EmailService:
                 time.sleep(self.settings.retry_backoff_seconds * (2**attempt))
         return outcome
 
-    def _log_activities(
-        self, changed: list[dict[str, Any]], items: Mapping[int, Mapping[str, Any]]
-    ) -> None:
+    def _smtp(self) -> SmtpSender:
+        """This thread's SMTP connection, kept across chunks (a new one after an idle spell,
+        which the server may have closed, or when the SMTP settings changed)."""
+        cfg = parse_smtp_url(self.settings.smtp_url, self.settings.smtp_timeout_seconds)
+        smtp: SmtpSender | None = getattr(self._local, "smtp", None)
+        if smtp is not None and (
+            smtp.config != cfg or time.monotonic() - smtp.last_used > SMTP_IDLE_SECONDS
+        ):
+            smtp.close()
+            smtp = None
+        if smtp is None:
+            smtp = self._local.smtp = SmtpSender(cfg)
+        return smtp
+
+    def close(self) -> None:
+        """Close this thread's SMTP connection (QUIT)."""
+        smtp = getattr(self._local, "smtp", None)
+        if smtp is not None:
+            smtp.close()
+
+    def _log_activities(self, held: sa.Connection, changed: list[dict[str, Any]]) -> None:
         wanted = [
             r for r in changed if r["contact_id"] is not None and r["status"] in ("sent", "failed")
         ]
         if not wanted:
             return
-        with self.crm.connect() as conn:
+        with held.begin():
             present = set(
-                conn.execute(
+                held.execute(
                     sa.select(core_tables.contacts.c.id).where(
                         core_tables.contacts.c.id.in_({r["contact_id"] for r in wanted})
                     )
