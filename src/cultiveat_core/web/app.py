@@ -19,6 +19,7 @@ from cultiveat_core.web.auth import ActorMiddleware, denial_auditor
 from cultiveat_core.web.csrf import CSRFMiddleware
 from cultiveat_core.web.problems import EXCEPTION_HANDLERS, DocumentedJsonRenderPlugin
 from cultiveat_core.web.routes import CORE_ROUTES
+from cultiveat_core.web.routes.bodies import DeclaredBodySchemaPlugin
 
 if TYPE_CHECKING:
     from cultiveat_core.crm import CRM
@@ -75,6 +76,8 @@ def _build(crm: CRM, handlers: list[Any], startup: Any, shutdown: Any) -> Litest
         ],
         after_exception=[denial_auditor(crm)],
         exception_handlers=EXCEPTION_HANDLERS,
+        # request bodies' schemas say additionalProperties: false when unknown fields are refused
+        plugins=[DeclaredBodySchemaPlugin()],
         on_startup=[startup],
         on_shutdown=[shutdown],
         openapi_config=OpenAPIConfig(

@@ -37,13 +37,21 @@ def list_audit(
     ] = None,
     object_type: str | None = None,
     object_id: str | None = None,
-    actor_id: Annotated[int | None, Parameter(ge=0, le=2_147_483_647)] = None,
+    actor_id: Annotated[
+        int | None,
+        Parameter(ge=0, le=2_147_483_647, schema_extra={"minimum": 0, "maximum": 2_147_483_647}),
+    ] = None,
     request_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before: Annotated[
         int | None,
-        Parameter(description="id of the last record of the previous page", ge=1, le=2**62),
+        Parameter(
+            description="id of the last record of the previous page",
+            ge=1,
+            le=2**62,
+            schema_extra={"minimum": 1, "maximum": 2**62},
+        ),
     ] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:

@@ -25,15 +25,21 @@ from cultiveat_core.web.auth import request_id_for
 
 
 class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Email and password."""
+
     email: str
     password: str
 
 
 class CodeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A TOTP code or an unused recovery code."""
+
     code: str
 
 
 class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The reset link's token and the new password."""
+
     token: str
     password: str
 
@@ -239,7 +245,9 @@ async def reset_form(crm: CRM, request: Request[Any, Any, Any]) -> Response[str]
 
 
 class ForgotBody(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+    """The address one logs in with."""
+
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@\s\x1c-\x1f\x85]+@[^@\s\x1c-\x1f\x85]+$")]
 
 
 FORGOT_ANSWER = (

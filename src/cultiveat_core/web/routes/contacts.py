@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import tempfile
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from cultiveat_core.crm import CRM
 from cultiveat_core.domain import Actor
-from cultiveat_core.errors import PreconditionFailed, ValidationError
+from cultiveat_core.errors import PreconditionFailed
 from cultiveat_core.services.activities import parse_timeline_cursor, timeline_cursor
 from cultiveat_core.services.bulk import bulk_action
 from cultiveat_core.services.kpis import contact_kpis
 from cultiveat_core.services.listing import contact_json, list_page
 from cultiveat_core.services.merge import find_duplicates, merge_contacts
+from cultiveat_core.web.routes.bodies import PathId, present
+from cultiveat_core.web.routes.schemas import (
+    BulkAction,
+    ContactChange,
+    Merge,
+    NewActivity,
+    NewContact,
+    NoteChange,
+)
+
+ACTIVITY_TYPE = cast(OpenAPIFormat, "activity-type")
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -32,12 +45,6 @@ def parse_if_match(value: str | None) -> int | None:
     return int(version)
 
 
-def _body(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError.field("body", "must be a JSON object")
-    return data
-
-
 def query_params(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
     """Every query parameter with all its values (filters may repeat)."""
     params = request.query_params
@@ -50,10 +57,10 @@ class ContactController(Controller):
 
     @post("/", sync_to_thread=True)
     def create_contact(
-        self, crm: CRM, actor: Actor, data: dict[str, Any]
+        self, crm: CRM, actor: Actor, data: NewContact
     ) -> Response[dict[str, Any]]:
         """Create a contact (``email``, ``first_name``, ``last_name`` required)."""
-        contact = crm.contacts.create(actor, _body(data))
+        contact = crm.contacts.create(actor, present(data))
         return Response(
             crm.fields_policy.mask(actor, contact_json(contact)),
             status_code=201,
@@ -106,12 +113,12 @@ class ContactController(Controller):
         )
 
     @post("/bulk", sync_to_thread=True, status_code=200)
-    def bulk(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    def bulk(self, crm: CRM, actor: Actor, data: BulkAction) -> dict[str, Any]:
         """``{"action", "ids" | "filter", "tags"|"value"|"fields"}`` in one transaction."""
-        return bulk_action(crm, actor, _body(data))
+        return bulk_action(crm, actor, present(data))
 
     @get("/{contact_id:int}", sync_to_thread=True)
-    def get_contact(self, crm: CRM, actor: Actor, contact_id: int) -> Response[dict[str, Any]]:
+    def get_contact(self, crm: CRM, actor: Actor, contact_id: PathId) -> Response[dict[str, Any]]:
         contact = crm.contacts.get(actor, contact_id)
         return Response(crm.fields_policy.mask(actor, contact_json(contact)), headers={"ETag": contact.etag})
 
@@ -121,50 +128,42 @@ class ContactController(Controller):
         crm: CRM,
         actor: Actor,
         request: Request[Any, Any, Any],
-        contact_id: int,
-        data: dict[str, Any],
+        contact_id: PathId,
+        data: ContactChange,
     ) -> Response[dict[str, Any]]:
         """Change fields; with ``If-Match`` a stale ETag gets 412 instead of overwriting."""
         expected = parse_if_match(request.headers.get("if-match"))
-        contact = crm.contacts.update(actor, contact_id, _body(data), expected_version=expected)
+        contact = crm.contacts.update(actor, contact_id, present(data), expected_version=expected)
         return Response(crm.fields_policy.mask(actor, contact_json(contact)), headers={"ETag": contact.etag})
 
     @delete("/{contact_id:int}", sync_to_thread=True, status_code=204)
-    def delete_contact(self, crm: CRM, actor: Actor, contact_id: int) -> None:
+    def delete_contact(self, crm: CRM, actor: Actor, contact_id: PathId) -> None:
         crm.contacts.delete(actor, contact_id)
 
     @get("/{contact_id:int}/duplicates", sync_to_thread=True)
-    def duplicates(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
+    def duplicates(self, crm: CRM, actor: Actor, contact_id: PathId) -> dict[str, Any]:
         """Contacts that look like this one (same phone, or same name at the same company)."""
         found = find_duplicates(crm, actor, contact_id)
         return {"items": [crm.fields_policy.mask(actor, contact_json(c)) for c in found]}
 
     @post("/{contact_id:int}/merge", sync_to_thread=True, status_code=200)
     def merge(
-        self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
+        self, crm: CRM, actor: Actor, contact_id: PathId, data: Merge
     ) -> Response[dict[str, Any]]:
         """``{"merge_id": N}``: fold contact N into this one (activities, tags, plugin data)."""
-        merge_id = _body(data).get("merge_id")
-        if isinstance(merge_id, bool) or not isinstance(merge_id, int):
-            raise ValidationError.field("merge_id", "the id of the contact to fold into this one")
-        kept = merge_contacts(crm, actor, contact_id, merge_id)
+        kept = merge_contacts(crm, actor, contact_id, data.merge_id)
         return Response(crm.fields_policy.mask(actor, contact_json(kept)), headers={"ETag": kept.etag})
 
     @post("/{contact_id:int}/activities", sync_to_thread=True)
     def log_activity(
-        self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
+        self, crm: CRM, actor: Actor, contact_id: PathId, data: NewActivity
     ) -> Response[dict[str, Any]]:
         """Log ``{"type", "occurred_at"?, "data"?}``; unknown types get 422 with the known ones."""
-        body = _body(data)
-        unknown = sorted(set(body) - {"type", "occurred_at", "data"})
-        if unknown:
-            raise ValidationError.field(
-                unknown[0], "unknown field; send type, occurred_at and data"
-            )
+        body = present(data)
         activity = crm.activities.log(
             actor,
             contact_id,
-            body.get("type"),  # type: ignore[arg-type]
+            body["type"],
             occurred_at=body.get("occurred_at"),
             data=body.get("data"),
         )
@@ -175,9 +174,13 @@ class ContactController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        contact_id: int,
+        contact_id: PathId,
         type: Annotated[
-            list[str] | None, Parameter(description="only these activity types")
+            list[str] | None,
+            Parameter(
+                description="only these activity types",
+                schema_extra={"items": Schema(type=OpenAPIType.STRING, format=ACTIVITY_TYPE)},
+            ),
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 25,
         cursor: Annotated[
@@ -194,20 +197,27 @@ class ContactController(Controller):
 
     @patch("/{contact_id:int}/activities/{activity_id:int}", sync_to_thread=True)
     def edit_note(
-        self, crm: CRM, actor: Actor, contact_id: int, activity_id: int, data: dict[str, Any]
+        self,
+        crm: CRM,
+        actor: Actor,
+        contact_id: PathId,
+        activity_id: PathId,
+        data: NoteChange,
     ) -> dict[str, Any]:
         """Edit a note (``text``, ``note_type``, ``tags``); the previous version is kept."""
         _same_contact(crm, actor, contact_id, activity_id)
-        return crm.activities.notes.edit(actor, activity_id, _body(data)).as_dict()
+        return crm.activities.notes.edit(actor, activity_id, present(data)).as_dict()
 
     @delete("/{contact_id:int}/activities/{activity_id:int}", sync_to_thread=True, status_code=204)
-    def delete_note(self, crm: CRM, actor: Actor, contact_id: int, activity_id: int) -> None:
+    def delete_note(
+        self, crm: CRM, actor: Actor, contact_id: PathId, activity_id: PathId
+    ) -> None:
         _same_contact(crm, actor, contact_id, activity_id)
         crm.activities.notes.delete(actor, activity_id)
 
     @get("/{contact_id:int}/activities/{activity_id:int}/history", sync_to_thread=True)
     def note_history(
-        self, crm: CRM, actor: Actor, contact_id: int, activity_id: int
+        self, crm: CRM, actor: Actor, contact_id: PathId, activity_id: PathId
     ) -> dict[str, Any]:
         """Earlier versions of a note with who edited it and when, newest first."""
         _same_contact(crm, actor, contact_id, activity_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -16,6 +17,8 @@ from cultiveat_core.crm import CRM
 from cultiveat_core.db import tables
 from cultiveat_core.domain import Actor
 from cultiveat_core.errors import NotFound, ValidationError
+from cultiveat_core.web.routes.bodies import PathId, present
+from cultiveat_core.web.routes.schemas import BulkActivities, NewCustomField, TagRename
 
 MAX_UPLOAD = 512 * 1024 * 1024
 
@@ -32,11 +35,9 @@ def autocomplete_tags(
 
 
 @post("/api/tags/rename", sync_to_thread=True, status_code=200, tags=["tags"])
-def rename_tag(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def rename_tag(crm: CRM, actor: Actor, data: TagRename) -> dict[str, Any]:
     """``{"name", "new_name"}``; renaming to an existing tag merges the two."""
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        raise ValidationError.field("name", "give the tag's current name and new_name")
-    return crm.contacts.tags.rename(actor, data["name"], data.get("new_name"))  # type: ignore[arg-type]
+    return crm.contacts.tags.rename(actor, data.name, data.new_name)
 
 
 @delete("/api/tags/{name:str}", sync_to_thread=True, status_code=200, tags=["tags"])
@@ -68,7 +69,7 @@ def list_companies(
 
 
 @get("/api/companies/{company_id:int}", sync_to_thread=True, tags=["companies"])
-def get_company(crm: CRM, actor: Actor, company_id: int) -> dict[str, Any]:
+def get_company(crm: CRM, actor: Actor, company_id: PathId) -> dict[str, Any]:
     """A company with how many contacts work there."""
     crm.permissions.require(actor, "contacts.read")
     co, c = tables.companies, tables.contacts
@@ -100,25 +101,15 @@ def list_custom_fields(crm: CRM, actor: Actor) -> dict[str, Any]:
 
 
 @post("/api/custom-fields", sync_to_thread=True, tags=["contacts"])
-def define_custom_field(crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
+def define_custom_field(crm: CRM, actor: Actor, data: NewCustomField) -> Response[dict[str, Any]]:
     """``{"name", "label", "type": text|number|date|bool|choice, "choices"?, "required"?}``."""
-    if not isinstance(data, dict):
-        raise ValidationError.field("body", "must be a JSON object")
-    unknown = sorted(set(data) - {"name", "label", "type", "choices", "required"})
-    if unknown:
-        raise ValidationError.field(
-            unknown[0], "unknown field; send name, label, type, choices, required"
-        )
-    choices = data.get("choices") or []
-    if not isinstance(choices, list):
-        raise ValidationError.field("choices", "must be a list")
     field = crm.contacts.custom_fields.define(
         actor,
-        str(data.get("name") or ""),
-        str(data.get("label") or ""),
-        str(data.get("type") or "text"),
-        choices=choices,
-        required=bool(data.get("required")),
+        data.name,
+        data.label,
+        data.type,
+        choices=data.choices or [],
+        required=data.required,
     )
     return Response(field.as_dict(), status_code=201)
 
@@ -129,13 +120,21 @@ def remove_custom_field(crm: CRM, actor: Actor, name: str) -> None:
 
 
 @post("/api/activities/bulk", sync_to_thread=True, tags=["activities"])
-def log_activities(crm: CRM, actor: Actor, data: dict[str, Any]) -> Response[dict[str, Any]]:
+def log_activities(crm: CRM, actor: Actor, data: BulkActivities) -> Response[dict[str, Any]]:
     """``{"items": [{"contact_id", "type", "occurred_at"?, "data"?}]}`` (≤5000), one transaction."""
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not 1 <= len(items) <= 5000:
-        raise ValidationError.field("items", "give a list of 1 to 5000 activities")
-    logged = crm.activities.log_many(actor, items)
+    logged = crm.activities.log_many(actor, present(data)["items"])
     return Response({"count": len(logged), "ids": [a.id for a in logged]}, status_code=201)
+
+
+@dataclass
+class ImportForm:
+    """The upload form: the CSV (or XLSX) ``file`` and how to read it."""
+
+    file: UploadFile
+    source: str | None = None
+    on_duplicate: str | None = None
+    dry_run: str | None = None
+    mapping: Any = None  # JSON text, as a form field or a file part
 
 
 @post(
@@ -149,17 +148,17 @@ def start_import(
     crm: CRM,
     actor: Actor,
     request: Request[Any, Any, Any],
-    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[dict[str, Any]]:
     """Multipart upload: ``file`` plus optional ``source``, ``on_duplicate``, ``dry_run``,
     ``mapping`` (JSON). Answers 202 with the import; poll ``GET /api/imports/{id}``."""
     from cultiveat_core.importing import ImportOptions
     from cultiveat_core.importing.service import start_upload
 
-    upload = data.get("file")
+    upload = data.file
     if not isinstance(upload, UploadFile):
         raise ValidationError.field("file", "send the CSV as the multipart field `file`")
-    mapping = data.get("mapping")
+    mapping = data.mapping
     if isinstance(mapping, UploadFile):
         mapping = mapping.file.read().decode("utf-8", errors="replace")
     try:
@@ -167,10 +166,10 @@ def start_import(
     except ValueError:
         raise ValidationError.field("mapping", 'must be JSON: {"Column header": "field"}') from None
     options = ImportOptions(
-        source=str(data.get("source") or "auto"),
+        source=str(data.source or "auto"),
         mapping=mapping_data,
-        on_duplicate=str(data.get("on_duplicate") or "skip"),
-        dry_run=str(data.get("dry_run", "")).lower() in ("1", "true", "yes"),
+        on_duplicate=str(data.on_duplicate or "skip"),
+        dry_run=str(data.dry_run or "").lower() in ("1", "true", "yes"),
     )
     with tempfile.TemporaryFile() as spool:
         while chunk := upload.file.read(1 << 20):

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, get, post
+from msgspec import Meta
 
 from cultiveat_core.crm import CRM
 from cultiveat_core.domain import Actor
 from cultiveat_core.privacy.erasure import erase_contact
 from cultiveat_core.privacy.retention import retention_report
 from cultiveat_core.privacy.subject_access import subject_access
+from cultiveat_core.web.routes.bodies import Body, documented
 from cultiveat_core.web.routes.users import ObjectId
 
 
-class ConsentBody(msgspec.Struct, forbid_unknown_fields=True):
-    purpose: str
+class ConsentBody(Body):
+    """A grant or a withdrawal of consent for one purpose."""
+
+    purpose: Annotated[
+        str,
+        documented(
+            "a consent purpose: email_marketing, sms, tracking or one a plugin added",
+            format="consent-purpose",
+        ),
+    ]
     granted: bool
-    source: str
+    source: Annotated[str, Meta(min_length=1, max_length=200, description="where it came from, e.g. form")]
 
 
-class EraseBody(msgspec.Struct, forbid_unknown_fields=True):
-    confirm: bool
-    reason: str = "request"
+class EraseBody(Body):
+    """Erasure cannot be undone: ``confirm`` must be true."""
+
+    confirm: Annotated[bool, documented("must be true", enum=[True])]
+    reason: Annotated[
+        str, documented("why (other values are stored as other)", enum=["request", "retention", "other"])
+    ] = "request"
 
 
 class PrivacyController(Controller):

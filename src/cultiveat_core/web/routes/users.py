@@ -7,45 +7,83 @@ endpoint does not declare (no mass assignment: no ``password_hash``, ``is_admin`
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, cast
 
 import msgspec
 from litestar import Controller, delete, get, patch, post, put
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import Parameter
+from msgspec import Meta
 
 from cultiveat_core.crm import CRM
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor, User
 from cultiveat_core.services.tokens import ApiToken
+from cultiveat_core.web.routes.bodies import Body, Email, documented
 
 # database ids are 32-bit: a larger one is a 400 from validation, never a 500 from the driver
 ObjectId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
 
 
-class NewUser(msgspec.Struct, forbid_unknown_fields=True):
-    email: str
-    role: str
-    name: str = ""
-    password: str | None = None
+# checked by the service (422): also at least 3 different characters, not a common password
+# and not the email
+Password = Annotated[
+    str,
+    documented("8 to 128 characters, not a common password", minLength=8, maxLength=128),
+]
+Role = Annotated[str, documented("an existing role (GET /api/roles)", format="role")]
+ROLE_NAME = r"^[a-z][a-z0-9_-]{1,49}$"
+PERMISSIONS = Schema(
+    type=OpenAPIType.ARRAY,
+    items=Schema(type=OpenAPIType.STRING, format=cast(OpenAPIFormat, "permission")),
+    description="registered permission names (GET /api/permissions)",
+)
+SCOPES = Schema(
+    type=OpenAPIType.ARRAY,
+    items=Schema(type=OpenAPIType.STRING, format=cast(OpenAPIFormat, "scope")),
+    description="permission names, prefixes such as contacts.* or *",
+)
 
 
-class UserChange(msgspec.Struct, forbid_unknown_fields=True):
-    role: str | None = None
-    name: str | None = None
+class NewUser(Body):
+    """A user; with ``password`` the user can log in in the browser."""
+
+    email: Email
+    role: Role
+    name: Annotated[str, Meta(max_length=200)] = ""
+    password: Password | None = None
+
+
+class UserChange(Body):
+    """What to change about a user (fields left out or null keep their value)."""
+
+    role: Role | None = None
+    name: Annotated[str, Meta(max_length=200)] | None = None
     is_active: bool | None = None
 
 
-class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
-    password: str
+class PasswordChange(Body):
+    """One's new password."""
+
+    password: Password
 
 
-class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
+class RoleBody(Body):
+    """The permissions a role holds."""
+
+    __openapi_properties__: ClassVar[dict[str, Schema]] = {"permissions": PERMISSIONS}
+
     permissions: list[str]
-    description: str = ""
+    description: Annotated[str, Meta(max_length=500)] = ""
 
 
-class NewToken(msgspec.Struct, forbid_unknown_fields=True):
-    name: str = ""
+class NewToken(Body):
+    """A new API token (``user_id``: another user's, with tokens.manage)."""
+
+    __openapi_properties__: ClassVar[dict[str, Schema]] = {"scopes": SCOPES}
+
+    name: Annotated[str, Meta(max_length=200)] = ""
     scopes: list[str] = msgspec.field(default_factory=list)
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = 90
     user_id: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)] | None = None
@@ -90,9 +128,7 @@ class UserController(Controller):
     @post("/", sync_to_thread=True)
     def create_user(self, crm: CRM, actor: Actor, data: NewUser) -> dict[str, Any]:
         """Create a user; with ``password`` (policy-checked) the user can log in in the browser."""
-        return user_json(
-            crm.users.create(actor, data.email, data.role, name=data.name, password=data.password)
-        )
+        return user_json(crm.users.create(actor, data.email, data.role, name=data.name, password=data.password))
 
     @get("/me", sync_to_thread=True)
     def me(self, crm: CRM, actor: Actor) -> dict[str, Any]:
@@ -123,16 +159,10 @@ class UserController(Controller):
         return user_json(crm.users.get_by_id(user_id))
 
     @patch("/{user_id:int}", sync_to_thread=True)
-    def update_user(
-        self, crm: CRM, actor: Actor, user_id: ObjectId, data: UserChange
-    ) -> dict[str, Any]:
+    def update_user(self, crm: CRM, actor: Actor, user_id: ObjectId, data: UserChange) -> dict[str, Any]:
         """Change role, name or active flag (``users.manage``); a role change or a
         deactivation ends the user's sessions."""
-        return user_json(
-            crm.users.update(
-                actor, user_id, role=data.role, name=data.name, is_active=data.is_active
-            )
-        )
+        return user_json(crm.users.update(actor, user_id, role=data.role, name=data.name, is_active=data.is_active))
 
     @post("/{user_id:int}/password-reset", sync_to_thread=True, status_code=201)
     def reset_link(self, crm: CRM, actor: Actor, user_id: ObjectId) -> dict[str, Any]:
@@ -171,11 +201,21 @@ class RoleController(Controller):
         return {"items": crm.permissions.describe_roles()}
 
     @put("/{name:str}", sync_to_thread=True)
-    def define_role(self, crm: CRM, actor: Actor, name: str, data: RoleBody) -> dict[str, Any]:
+    def define_role(
+        self,
+        crm: CRM,
+        actor: Actor,
+        name: Annotated[
+            str,
+            Parameter(
+                description="lower-case letters, digits, - and _",
+                schema_extra={"pattern": ROLE_NAME},
+            ),
+        ],
+        data: RoleBody,
+    ) -> dict[str, Any]:
         """Create a role or replace the permissions a role holds (``roles.manage``)."""
-        return crm.permissions.define_role(
-            actor, name, data.permissions, description=data.description
-        )
+        return crm.permissions.define_role(actor, name, data.permissions, description=data.description)
 
     @delete("/{name:str}", sync_to_thread=True, status_code=204)
     def delete_role(self, crm: CRM, actor: Actor, name: str) -> None:
@@ -202,9 +242,7 @@ class TokenController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        user_id: Annotated[
-            int | None, Parameter(description="another user's tokens (tokens.manage)")
-        ] = None,
+        user_id: Annotated[int | None, Parameter(description="another user's tokens (tokens.manage)")] = None,
     ) -> dict[str, Any]:
         return {"items": [token_json(t) for t in crm.tokens.list(actor, user_id)]}
 
