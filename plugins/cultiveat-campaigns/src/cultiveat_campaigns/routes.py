@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from litestar import Response, get, patch, post
 
 from cultiveat_campaigns import analytics, history, library, sequences, service
 from cultiveat_campaigns.channels import channels
+from cultiveat_campaigns.schemas import (
+    AudienceBody,
+    CampaignChange,
+    ContactIds,
+    NewCampaign,
+    NewSequence,
+    NewTemplate,
+    Preview,
+    TemplateChange,
+)
 from cultiveat_campaigns.tables import recipients
-from cultiveat_core import CRM, Actor, ValidationError
-
-
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError.field(key, f"{key} is required: a number")
-    return value
-
-
-def _ids(data: dict[str, Any], key: str = "contact_ids") -> list[int]:
-    value = data.get(key)
-    if not isinstance(value, list) or not value or not all(isinstance(v, int) for v in value):
-        raise ValidationError.field(key, "a non-empty list of contact ids is required")
-    return value
-
+from cultiveat_core import CRM, Actor
+from cultiveat_core.web.routes.bodies import PathId, present
 
 # -- templates ---------------------------------------------------------------------------
 
@@ -37,21 +33,19 @@ def list_templates(crm: CRM, actor: Actor) -> list[dict[str, Any]]:
 
 
 @post("/api/campaigns/templates", sync_to_thread=True, tags=["campaigns"], status_code=201)
-def create_template(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def create_template(crm: CRM, actor: Actor, data: NewTemplate) -> dict[str, Any]:
     """``{"name", "subject", "body_html", "body_text", "category"?, "fallbacks"?}``."""
-    return library.create(crm, actor, data)
+    return library.create(crm, actor, present(data))
 
 
 @get("/api/campaigns/templates/{template_id:int}", sync_to_thread=True, tags=["campaigns"])
-def get_template(crm: CRM, actor: Actor, template_id: int) -> dict[str, Any]:
+def get_template(crm: CRM, actor: Actor, template_id: PathId) -> dict[str, Any]:
     return library.get(crm, actor, template_id)
 
 
 @patch("/api/campaigns/templates/{template_id:int}", sync_to_thread=True, tags=["campaigns"])
-def update_template(
-    crm: CRM, actor: Actor, template_id: int, data: dict[str, Any]
-) -> dict[str, Any]:
-    return library.update(crm, actor, template_id, data)
+def update_template(crm: CRM, actor: Actor, template_id: PathId, data: TemplateChange) -> dict[str, Any]:
+    return library.update(crm, actor, template_id, present(data))
 
 
 @post(
@@ -60,12 +54,10 @@ def update_template(
     tags=["campaigns"],
     status_code=200,
 )
-def preview_template(
-    crm: CRM, actor: Actor, template_id: int, data: dict[str, Any]
-) -> dict[str, Any]:
+def preview_template(crm: CRM, actor: Actor, template_id: PathId, data: Preview) -> dict[str, Any]:
     """``{"contact_id"}`` (optionally edited ``subject``/``body_html``/``body_text``) -> rendered
     ``subject``, ``html``, ``text`` and the merge fields that were empty."""
-    return library.preview(crm, actor, template_id, _int(data, "contact_id"), overrides=_overrides(data))
+    return library.preview(crm, actor, template_id, data.contact_id, overrides=_overrides(data))
 
 
 @post(
@@ -74,9 +66,9 @@ def preview_template(
     tags=["campaigns"],
     status_code=200,
 )
-def empty_fields(crm: CRM, actor: Actor, template_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def empty_fields(crm: CRM, actor: Actor, template_id: PathId, data: AudienceBody) -> dict[str, Any]:
     """``{"audience": {...}}`` -> per merge field, how many recipients would get it empty."""
-    return library.empty_report(crm, actor, template_id, data.get("audience"))
+    return library.empty_report(crm, actor, template_id, present(data.audience))
 
 
 @post(
@@ -85,12 +77,10 @@ def empty_fields(crm: CRM, actor: Actor, template_id: int, data: dict[str, Any])
     tags=["campaigns"],
     status_code=202,
 )
-def send_to_contact(
-    crm: CRM, actor: Actor, template_id: int, data: dict[str, Any]
-) -> dict[str, Any]:
+def send_to_contact(crm: CRM, actor: Actor, template_id: PathId, data: Preview) -> dict[str, Any]:
     """Email one contact (after a preview):
     ``{"contact_id", "subject"?, "body_html"?, "body_text"?}``."""
-    return service.send_one(crm, actor, template_id, _int(data, "contact_id"), _overrides(data))
+    return service.send_one(crm, actor, template_id, data.contact_id, _overrides(data))
 
 
 # -- campaigns ---------------------------------------------------------------------------
@@ -104,23 +94,21 @@ def list_campaigns(
 
 
 @post("/api/campaigns", sync_to_thread=True, tags=["campaigns"], status_code=201)
-def create_campaign(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def create_campaign(crm: CRM, actor: Actor, data: NewCampaign) -> dict[str, Any]:
     """``{"name", "template_id", "audience": {"contact_ids": [...]} | {"segment_id": n}
     | {"filter": {...}},
     "schedule_at"?, "capacity"?, "cost"?, "type"?, "channel"?}``."""
-    return service.create(crm, actor, data)
+    return service.create(crm, actor, present(data))
 
 
 @get("/api/campaigns/{campaign_id:int}", sync_to_thread=True, tags=["campaigns"])
-def get_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
+def get_campaign(crm: CRM, actor: Actor, campaign_id: PathId) -> dict[str, Any]:
     return service.get(crm, actor, campaign_id)
 
 
 @patch("/api/campaigns/{campaign_id:int}", sync_to_thread=True, tags=["campaigns"])
-def update_campaign(
-    crm: CRM, actor: Actor, campaign_id: int, data: dict[str, Any]
-) -> dict[str, Any]:
-    return service.update(crm, actor, campaign_id, data)
+def update_campaign(crm: CRM, actor: Actor, campaign_id: PathId, data: CampaignChange) -> dict[str, Any]:
+    return service.update(crm, actor, campaign_id, present(data))
 
 
 @post(
@@ -129,7 +117,7 @@ def update_campaign(
     tags=["campaigns"],
     status_code=202,
 )
-def send_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
+def send_campaign(crm: CRM, actor: Actor, campaign_id: PathId) -> dict[str, Any]:
     """Start sending (jobs do the work) or schedule it when ``schedule_at`` is in the future."""
     return service.send(crm, actor, campaign_id)
 
@@ -140,7 +128,7 @@ def send_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
     tags=["campaigns"],
     status_code=200,
 )
-def pause_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
+def pause_campaign(crm: CRM, actor: Actor, campaign_id: PathId) -> dict[str, Any]:
     return service.set_paused(crm, actor, campaign_id, True)
 
 
@@ -150,7 +138,7 @@ def pause_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
     tags=["campaigns"],
     status_code=200,
 )
-def resume_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
+def resume_campaign(crm: CRM, actor: Actor, campaign_id: PathId) -> dict[str, Any]:
     return service.set_paused(crm, actor, campaign_id, False)
 
 
@@ -160,19 +148,17 @@ def resume_campaign(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
     tags=["campaigns"],
     status_code=200,
 )
-def assign_contacts(
-    crm: CRM, actor: Actor, campaign_id: int, data: dict[str, Any]
-) -> dict[str, Any]:
+def assign_contacts(crm: CRM, actor: Actor, campaign_id: PathId, data: ContactIds) -> dict[str, Any]:
     """Add contacts to a campaign (the list's bulk action): ``{"contact_ids": [...]}``."""
-    method = "individual" if len(data.get("contact_ids") or []) == 1 else "bulk"
-    return service.assign_contacts(crm, actor, campaign_id, _ids(data), method)
+    method = "individual" if len(data.contact_ids) == 1 else "bulk"
+    return service.assign_contacts(crm, actor, campaign_id, data.contact_ids, method)
 
 
 @get("/api/campaigns/{campaign_id:int}/recipients", sync_to_thread=True, tags=["campaigns"])
 def list_recipients(
     crm: CRM,
     actor: Actor,
-    campaign_id: int,
+    campaign_id: PathId,
     status: str | None = None,
     after_id: int = 0,
     limit: int = 100,
@@ -213,19 +199,17 @@ def list_recipients(
 
 
 @get("/api/campaigns/{campaign_id:int}/analytics", sync_to_thread=True, tags=["campaigns"])
-def campaign_analytics(crm: CRM, actor: Actor, campaign_id: int) -> dict[str, Any]:
+def campaign_analytics(crm: CRM, actor: Actor, campaign_id: PathId) -> dict[str, Any]:
     return analytics.campaign(crm, actor, campaign_id)
 
 
 @get("/api/campaigns/{campaign_id:int}/analytics.csv", sync_to_thread=True, tags=["campaigns"])
-def campaign_analytics_csv(crm: CRM, actor: Actor, campaign_id: int) -> Response[str]:
+def campaign_analytics_csv(crm: CRM, actor: Actor, campaign_id: PathId) -> Response[str]:
     body = analytics.export_csv(crm, actor, campaign_id)
     return Response(
         body,
         media_type="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-analytics.csv"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-analytics.csv"'},
     )
 
 
@@ -237,23 +221,20 @@ def segment_analytics(crm: CRM, actor: Actor) -> list[dict[str, Any]]:
 @get("/api/campaigns/channels", sync_to_thread=True, tags=["campaigns"])
 def list_channels(crm: CRM, actor: Actor) -> list[dict[str, Any]]:
     crm.permissions.require(actor, "campaigns.read")
-    return [
-        {"name": c.name, "label": c.label, "consent_purpose": c.consent_purpose}
-        for c in channels(crm).values()
-    ]
+    return [{"name": c.name, "label": c.label, "consent_purpose": c.consent_purpose} for c in channels(crm).values()]
 
 
 # -- sequences ---------------------------------------------------------------------------
 
 
 @post("/api/campaigns/sequences", sync_to_thread=True, tags=["campaigns"], status_code=201)
-def create_sequence(crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+def create_sequence(crm: CRM, actor: Actor, data: NewSequence) -> dict[str, Any]:
     """``{"name", "steps": [{"template_id", "delay_hours", "condition"?}], "exit_on"?}``."""
-    return sequences.create(crm, actor, data)
+    return sequences.create(crm, actor, present(data))
 
 
 @get("/api/campaigns/sequences/{sequence_id:int}", sync_to_thread=True, tags=["campaigns"])
-def get_sequence(crm: CRM, actor: Actor, sequence_id: int) -> dict[str, Any]:
+def get_sequence(crm: CRM, actor: Actor, sequence_id: PathId) -> dict[str, Any]:
     return sequences.get(crm, actor, sequence_id)
 
 
@@ -263,15 +244,16 @@ def get_sequence(crm: CRM, actor: Actor, sequence_id: int) -> dict[str, Any]:
     tags=["campaigns"],
     status_code=200,
 )
-def enrol(crm: CRM, actor: Actor, sequence_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    return sequences.enrol(crm, actor, sequence_id, _ids(data))
+def enrol(crm: CRM, actor: Actor, sequence_id: PathId, data: ContactIds) -> dict[str, Any]:
+    """Enrol contacts: ``{"contact_ids": [...]}``."""
+    return sequences.enrol(crm, actor, sequence_id, data.contact_ids)
 
 
 # -- contact views -----------------------------------------------------------------------
 
 
 @get("/api/campaigns/contacts/{contact_id:int}/campaigns", sync_to_thread=True, tags=["campaigns"])
-def contact_campaigns(crm: CRM, actor: Actor, contact_id: int) -> list[dict[str, Any]]:
+def contact_campaigns(crm: CRM, actor: Actor, contact_id: PathId) -> list[dict[str, Any]]:
     return service.contact_campaigns(crm, actor, contact_id)
 
 
@@ -281,7 +263,11 @@ def contact_campaigns(crm: CRM, actor: Actor, contact_id: int) -> list[dict[str,
     tags=["campaigns"],
 )
 def communications(
-    crm: CRM, actor: Actor, contact_id: int, before: str | None = None, type: str | None = None
+    crm: CRM,
+    actor: Actor,
+    contact_id: PathId,
+    before: str | None = None,
+    type: Literal["all", "emails", "calls"] | None = None,
 ) -> dict[str, Any]:
     """Communication history, newest first, 25 per page; pass ``next_before`` for the next page."""
     return history.page(crm, actor, contact_id, before=before, kind=type)
@@ -316,6 +302,7 @@ ROUTES = [
 ]
 
 
-def _overrides(data: dict[str, Any]) -> dict[str, Any]:
+def _overrides(data: Preview) -> dict[str, Any]:
     """The edited subject/body parts a preview or a one-off send may carry."""
-    return {k: data[k] for k in ("subject", "body_html", "body_text") if k in data}
+    sent = present(data)
+    return {k: sent[k] for k in ("subject", "body_html", "body_text") if k in sent}
