@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import Parameter
 
-from cultiveat_core import CRM, Actor, ValidationError
+from cultiveat_core import CRM, Actor
+from cultiveat_core.web.routes.bodies import PathId, present, whole_numbers
 from cultiveat_segments.builder_page import ROUTES as BUILDER_ROUTES
 from cultiveat_segments.plugin import service
-
-
-def _body(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError.field("body", "must be a JSON object")
-    return data
+from cultiveat_segments.schemas import (
+    DefinitionBody,
+    ModelKind,
+    NewSegment,
+    Overrides,
+    PreferencesChange,
+    SegmentChange,
+)
 
 
 class SegmentController(Controller):
@@ -28,28 +31,21 @@ class SegmentController(Controller):
         return service(crm).list(actor)  # type: ignore[no-any-return]
 
     @post("/", sync_to_thread=True)
-    def create_segment(
-        self, crm: CRM, actor: Actor, data: dict[str, Any]
-    ) -> Response[dict[str, Any]]:
+    def create_segment(self, crm: CRM, actor: Actor, data: NewSegment) -> Response[dict[str, Any]]:
         """Create ``{"name", "definition", "description"?, "kind"?}``; members are built at once."""
-        created = service(crm).create(actor, _body(data))
-        return Response(
-            created, status_code=201, headers={"Location": f"/api/segments/{created['id']}"}
-        )
+        created = service(crm).create(actor, whole_numbers(present(data)))
+        return Response(created, status_code=201, headers={"Location": f"/api/segments/{created['id']}"})
 
     @post("/validate", sync_to_thread=True, status_code=200)
-    def validate_definition(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    def validate_definition(self, crm: CRM, actor: Actor, data: DefinitionBody) -> dict[str, Any]:
         """``{"definition"}`` -> ``{valid, errors: [{field, message}], unavailable: [...]}``."""
-        return service(crm).validate(actor, _body(data).get("definition"))  # type: ignore[no-any-return]
+        return service(crm).validate(actor, whole_numbers(data.definition))  # type: ignore[no-any-return]
 
     @post("/preview", sync_to_thread=True, status_code=200)
-    def preview_definition(self, crm: CRM, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    def preview_definition(self, crm: CRM, actor: Actor, data: DefinitionBody) -> dict[str, Any]:
         """``{"definition", "limit"?}`` -> the count and first page of an unsaved definition."""
-        body = _body(data)
-        limit = body.get("limit")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
-            raise ValidationError.field("limit", "must be a whole number from 1 to 500")
-        return service(crm).preview(actor, body.get("definition"), limit)  # type: ignore[no-any-return]
+        limit = present(data).get("limit")
+        return service(crm).preview(actor, whole_numbers(data.definition), limit)  # type: ignore[no-any-return]
 
     @get("/operators", sync_to_thread=True)
     def list_operators(self, crm: CRM, actor: Actor) -> dict[str, Any]:
@@ -82,27 +78,25 @@ class SegmentController(Controller):
         )
 
     @get("/contacts/{contact_id:int}", sync_to_thread=True)
-    def contact_segments(self, crm: CRM, actor: Actor, contact_id: int) -> list[dict[str, Any]]:
+    def contact_segments(self, crm: CRM, actor: Actor, contact_id: PathId) -> list[dict[str, Any]]:
         """The contact's segments and qualification status (member, qualifies, manual override)."""
         return service(crm).contact_segments(actor, contact_id)  # type: ignore[no-any-return]
 
     @get("/{segment_id:int}", sync_to_thread=True)
-    def get_segment(self, crm: CRM, actor: Actor, segment_id: int) -> dict[str, Any]:
+    def get_segment(self, crm: CRM, actor: Actor, segment_id: PathId) -> dict[str, Any]:
         return service(crm).get(actor, segment_id)  # type: ignore[no-any-return]
 
     @patch("/{segment_id:int}", sync_to_thread=True)
-    def update_segment(
-        self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    def update_segment(self, crm: CRM, actor: Actor, segment_id: PathId, data: SegmentChange) -> dict[str, Any]:
         """Change ``name``, ``description``, ``definition`` or ``kind``; members are rebuilt."""
-        return service(crm).update(actor, segment_id, _body(data))  # type: ignore[no-any-return]
+        return service(crm).update(actor, segment_id, whole_numbers(present(data)))  # type: ignore[no-any-return]
 
     @delete("/{segment_id:int}", sync_to_thread=True, status_code=204)
-    def delete_segment(self, crm: CRM, actor: Actor, segment_id: int) -> None:
+    def delete_segment(self, crm: CRM, actor: Actor, segment_id: PathId) -> None:
         service(crm).delete(actor, segment_id)
 
     @post("/{segment_id:int}/refresh", sync_to_thread=True, status_code=200)
-    def refresh_segment(self, crm: CRM, actor: Actor, segment_id: int) -> dict[str, Any]:
+    def refresh_segment(self, crm: CRM, actor: Actor, segment_id: PathId) -> dict[str, Any]:
         return service(crm).refresh(actor, segment_id)[0]  # type: ignore[no-any-return]
 
     @get("/{segment_id:int}/members", sync_to_thread=True)
@@ -110,32 +104,22 @@ class SegmentController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        segment_id: int,
+        segment_id: PathId,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        after: Annotated[
-            int | None, Parameter(description="id of the last member of the previous page")
-        ] = None,
+        after: Annotated[int | None, Parameter(description="id of the last member of the previous page")] = None,
     ) -> dict[str, Any]:
         """Members by contact id: ``{count, items: [{id, email, first_name, ...}], next_after}``."""
         return service(crm).members(actor, segment_id, limit=limit, after=after)  # type: ignore[no-any-return]
 
     @post("/{segment_id:int}/contacts", sync_to_thread=True, status_code=200)
-    def add_contacts(
-        self, crm: CRM, actor: Actor, segment_id: int, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    def add_contacts(self, crm: CRM, actor: Actor, segment_id: PathId, data: Overrides) -> dict[str, Any]:
         """``{"contact_ids": [...], "mode": "include"|"exclude"}``: manual overrides of the rule."""
-        body = _body(data)
-        return service(crm).set_overrides(
-            actor,
-            segment_id,
-            body.get("contact_ids"),  # type: ignore[no-any-return]
-            body.get("mode", "include"),
+        return service(crm).set_overrides(  # type: ignore[no-any-return]
+            actor, segment_id, data.contact_ids, data.mode
         )
 
     @delete("/{segment_id:int}/contacts/{contact_id:int}", sync_to_thread=True, status_code=200)
-    def clear_override(
-        self, crm: CRM, actor: Actor, segment_id: int, contact_id: int
-    ) -> dict[str, Any]:
+    def clear_override(self, crm: CRM, actor: Actor, segment_id: PathId, contact_id: PathId) -> dict[str, Any]:
         """Remove a manual addition or exclusion; the rule decides again."""
         return service(crm).clear_override(actor, segment_id, contact_id)  # type: ignore[no-any-return]
 
@@ -144,7 +128,7 @@ class SegmentController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        segment_id: int,
+        segment_id: PathId,
         contact_id: int | None = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         before: int | None = None,
@@ -163,7 +147,7 @@ class SegmentController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        segment_id: int,
+        segment_id: PathId,
         days: Annotated[int, Parameter(ge=1, le=3650)] = 90,
     ) -> dict[str, Any]:
         """Size over time, entries and exits per day, stability, drift and campaign engagement."""
@@ -198,20 +182,18 @@ class SegmentController(Controller):
     # -- preferences ---------------------------------------------------------------------
 
     @get("/preferences/{contact_id:int}", sync_to_thread=True)
-    def get_preferences(self, crm: CRM, actor: Actor, contact_id: int) -> dict[str, Any]:
+    def get_preferences(self, crm: CRM, actor: Actor, contact_id: PathId) -> dict[str, Any]:
         """``{interests, preferred_channel, frequency, topics, sources}`` (explicit or inferred)."""
         from cultiveat_segments.preferences import get_preferences
 
         return get_preferences(crm, actor, contact_id)
 
     @put("/preferences/{contact_id:int}", sync_to_thread=True)
-    def put_preferences(
-        self, crm: CRM, actor: Actor, contact_id: int, data: dict[str, Any]
-    ) -> dict[str, Any]:
+    def put_preferences(self, crm: CRM, actor: Actor, contact_id: PathId, data: PreferencesChange) -> dict[str, Any]:
         """Set any of interests, preferred_channel, frequency, topics (they stop being inferred)."""
         from cultiveat_segments.preferences import set_preferences
 
-        return set_preferences(crm, actor, contact_id, _body(data))
+        return set_preferences(crm, actor, contact_id, present(data))
 
     @post("/preferences/infer", sync_to_thread=True, status_code=202)
     def infer_preferences(self, crm: CRM, actor: Actor) -> dict[str, Any]:
@@ -224,34 +206,30 @@ class SegmentController(Controller):
     # -- ML models -------------------------------------------------------------------------
 
     @post("/models/train", sync_to_thread=True, status_code=202)
-    def train_model(
-        self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def train_model(self, crm: CRM, actor: Actor, data: ModelKind | None = None) -> dict[str, Any]:
         """``{"kind": "behaviour"|"preference"}`` -> a training job; poll ``/api/jobs/{id}``."""
         from cultiveat_segments.ml.runs import enqueue
 
-        kind = (data or {}).get("kind", "behaviour") if isinstance(data, dict | None) else None
-        return {"job_id": enqueue(crm, actor, "segments.train", kind)}
+        return {"job_id": enqueue(crm, actor, "segments.train", (data or ModelKind()).kind)}
 
     @post("/models/score", sync_to_thread=True, status_code=202)
-    def score_model(
-        self, crm: CRM, actor: Actor, data: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def score_model(self, crm: CRM, actor: Actor, data: ModelKind | None = None) -> dict[str, Any]:
         """Re-assign contacts with the latest model of ``kind`` (a job)."""
         from cultiveat_segments.ml.runs import enqueue
 
-        kind = (data or {}).get("kind", "behaviour") if isinstance(data, dict | None) else None
-        return {"job_id": enqueue(crm, actor, "segments.score", kind)}
+        return {"job_id": enqueue(crm, actor, "segments.score", (data or ModelKind()).kind)}
 
     @get("/models", sync_to_thread=True)
-    def list_models(self, crm: CRM, actor: Actor, kind: str | None = None) -> list[dict[str, Any]]:
+    def list_models(
+        self, crm: CRM, actor: Actor, kind: Literal["behaviour", "preference"] | None = None
+    ) -> list[dict[str, Any]]:
         """Model runs, newest first, each with its model card."""
         from cultiveat_segments.ml.runs import list_runs
 
         return list_runs(crm, actor, kind)
 
     @get("/models/{run_id:int}", sync_to_thread=True)
-    def get_model(self, crm: CRM, actor: Actor, run_id: int) -> dict[str, Any]:
+    def get_model(self, crm: CRM, actor: Actor, run_id: PathId) -> dict[str, Any]:
         from cultiveat_segments.ml.runs import get_run
 
         return get_run(crm, actor, run_id)
