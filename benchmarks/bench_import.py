@@ -8,8 +8,11 @@ The database is dropped and re-created (PostgreSQL) or replaced (SQLite), then k
 imported rows; the reference load goes to a second database (``<name>_raw``).
 The reference load runs before and after the import (their mean is the reference: the
 machine may be shared). ``--reimport`` imports the file a second time, every row then a
-duplicate of an existing contact (skipped). Prints rows/s, seconds, peak RSS, the ratio to
-the raw load and the load average.
+duplicate of an existing contact (skipped). ``--existing N`` first loads N other contacts
+(raw, with search documents, then VACUUM ANALYZE) into the imported database and into each
+reference database, so both write into a table that already holds them. Prints rows/s,
+seconds, peak RSS, the ratio to the raw load and the load average (before the import and
+after the last load).
 """
 
 from __future__ import annotations
@@ -49,14 +52,16 @@ HEADER = [
 ]
 
 
-def write_csv(path: str, rows: int) -> None:
+def write_csv(path: str, rows: int, *, seed: int = 99, prefix: str = "") -> None:
+    """The synthetic file (``prefix`` before every email: the rows already there when
+    ``--existing`` is given, none of them a duplicate of the imported ones)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        for item in synthetic_contacts(rows, seed=99):
+        for item in synthetic_contacts(rows, seed=seed):
             writer.writerow(
                 [
-                    item["email"],
+                    prefix + item["email"],
                     item["first_name"],
                     item["last_name"],
                     item["phone"],
@@ -86,6 +91,23 @@ def fresh_crm(url: str):  # type: ignore[no-untyped-def]
         Settings(database_url=url, secret_key="bench-" + "x" * 40), load_entrypoints=False
     )
     crm.upgrade_database()
+    return crm
+
+
+def fresh_with(url: str, existing: str | None):  # type: ignore[no-untyped-def]
+    """A freshly migrated database, holding the ``existing`` file's contacts (loaded raw with
+    their search documents, then vacuumed and analysed) when given."""
+    crm = fresh_crm(url)
+    if existing is not None:
+        raw_load(crm, existing, search_doc=True)
+        with crm.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "VACUUM ANALYZE"
+                )
+            else:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
     return crm
 
 
@@ -178,6 +200,13 @@ def main() -> int:
         help="all: raw load before and after the import and one with search documents; "
         "after: one raw load after the import (long runs)",
     )
+    parser.add_argument(
+        "--existing",
+        type=int,
+        default=0,
+        help="contacts already in the database before the import and before each reference "
+        "load (loaded raw, other emails than the file's)",
+    )
     args = parser.parse_args()
     url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     load_before = os.getloadavg()
@@ -185,13 +214,18 @@ def main() -> int:
         path = os.path.join(work, "contacts.csv")
         write_csv(path, args.rows)
         size = os.path.getsize(path)
+        existing = None
+        if args.existing:
+            existing = os.path.join(work, "existing.csv")
+            write_csv(existing, args.existing, seed=7, prefix="old.")
         # the reference before and after the import (the machine is shared: its load moves)
         reference_before = reference_search = None
         if args.references == "all":
-            crm = fresh_crm(raw_url(url))
+            crm = fresh_with(raw_url(url), existing)
             reference_before = raw_load(crm, path)
             crm.close()
-        crm = fresh_crm(url)
+        crm = fresh_with(url, existing)
+        load_before = os.getloadavg()
         started = time.perf_counter()
         with open(path, "rb") as stream:
             result = run_import(
@@ -209,11 +243,11 @@ def main() -> int:
             again = time.perf_counter() - started
             assert second.skipped == args.rows, second.as_dict()
         crm.close()
-        crm = fresh_crm(raw_url(url))
+        crm = fresh_with(raw_url(url), existing)
         reference_after = raw_load(crm, path)
         crm.close()
         if args.references == "all":
-            crm = fresh_crm(raw_url(url))
+            crm = fresh_with(raw_url(url), existing)
             reference_search = raw_load(crm, path, search_doc=True)
             crm.close()
     loads = [r for r in (reference_before, reference_after) if r is not None]
@@ -241,6 +275,8 @@ def main() -> int:
     if again is not None:
         figures["reimport_all_duplicates_seconds"] = round(again, 2)
         figures["reimport_ratio_to_raw"] = round(again / reference, 2)
+    if args.existing:
+        figures["existing_contacts"] = args.existing
     print(json.dumps(figures, indent=2))
     return 0
 

@@ -309,7 +309,7 @@ class BatchReader:
     the writer (bounded memory); the writer iterates over them. An exception while reading is
     raised to the writer after the batches before it; when the writer stops, so does this."""
 
-    AHEAD = 2
+    AHEAD = 1
 
     def __init__(
         self,
