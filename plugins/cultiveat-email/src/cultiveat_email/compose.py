@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import itertools
 import os
+import re
 import time
 import uuid
 from email.header import Header
@@ -23,7 +24,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from cultiveat_core.errors import ValidationError
 
@@ -53,8 +54,33 @@ def _address_problem(address: str) -> str | None:
     return None
 
 
+# A bare address of the plainest kind (ASCII letters, digits, ``_+-`` and dots in the local
+# part; LDH labels and a letter TLD in the domain): the common case, and one the full check
+# (``email_validator`` after ``parseaddr``, ~1 ms a message in the send profile, and every
+# campaign address is new to the cache) always accepts unchanged. Anything else takes it.
+_PLAIN = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_SPECIAL = tuple(d for d in SPECIAL_USE_DOMAIN_NAMES if d != "test")  # test_environment=True
+
+
+def plain_address(value: str) -> bool:
+    """True when ``value`` is a bare plain address that :func:`check_address` accepts and
+    :func:`address_only` answers lowercased, without parsing it."""
+    if len(value) > 254 or not _PLAIN.fullmatch(value):
+        return False
+    local, _, domain = value.rpartition("@")
+    domain = domain.lower()
+    if len(local) > 64 or "--" in domain:  # (xn-- and other reserved label forms)
+        return False
+    return not any(domain == d or domain.endswith("." + d) for d in _SPECIAL)
+
+
 def check_address(field: str, value: str) -> str:
     check_header(field, value)
+    if plain_address(value):
+        return value
     problem = _address_problem(parseaddr(value)[1])
     if problem is not None:
         raise ValidationError.field(field, f"{value!r} is not a valid email address: {problem}")
@@ -85,6 +111,8 @@ def new_message_id(sender: str) -> str:
 
 
 def domain_of(address: str) -> str:
+    if plain_address(address):
+        return address.rpartition("@")[2].lower()
     return parseaddr(address)[1].rpartition("@")[2].lower()
 
 
@@ -118,6 +146,8 @@ def build(
 
 
 def address_only(value: str) -> str:
+    if plain_address(value):
+        return value.lower()
     return Address(addr_spec=parseaddr(value)[1]).addr_spec.lower()
 
 

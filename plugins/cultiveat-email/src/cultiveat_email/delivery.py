@@ -32,6 +32,7 @@ log = logging.getLogger("cultiveat.email")
 
 
 RECORD_EVERY = 10  # outcomes written per transaction while a chunk is being sent
+SUPPRESSED_ERROR = "the address is suppressed (an earlier bounce or complaint)"
 SMTP_IDLE_SECONDS = 20.0  # a thread's SMTP connection unused longer than this is reopened
 
 
@@ -187,28 +188,41 @@ class EmailService:
         invalid: dict[int, dict[str, Any]],
         lease: timedelta,
     ) -> list[dict[str, Any]]:
+        live = [p for p in prepared if p is not None]
         with _write(held) as conn:
-            rows = outbox.ensure_rows(conn, [p for p in prepared if p is not None])
+            # The suppression list first, so new rows are written in their final state: a
+            # suppressed address as `suppressed`, the rest as `sending` (claimed by this call).
+            blocked = outbox.suppressed_among(conn, [p["to_address"] for p in live])
+            for p in live:
+                if p["to_address"] in blocked:
+                    p.update(status="suppressed", error=SUPPRESSED_ERROR)
+                else:
+                    p.update(status="sending", attempts=1)
+            rows, inserted = outbox.ensure_rows(conn, live)
             pairs = [
                 (item, rows[(p["send_key"], p["contact_id"])])
                 for item, p in zip(items, prepared, strict=True)
                 if p is not None
             ]
+            # rows that existed before: claim those waiting (or whose claim ran out)
             expired_before = utcnow() - lease
-            wanted = [row for _, row in pairs if outbox.claimable(row, expired_before)]
-            blocked = outbox.suppressed_among(conn, [row["to_address"] for row in wanted])
+            wanted = [
+                row
+                for _, row in pairs
+                if row["id"] not in inserted and outbox.claimable(row, expired_before)
+            ]
             suppressed_now = [row["id"] for row in wanted if row["to_address"] in blocked]
-            outbox.set_status(
-                conn,
-                suppressed_now,
-                "suppressed",
-                error="the address is suppressed (an earlier bounce or complaint)",
-            )
+            outbox.set_status(conn, suppressed_now, "suppressed", error=SUPPRESSED_ERROR)
             claimed = outbox.claim_many(
                 conn,
                 [row["id"] for row in wanted if row["to_address"] not in blocked],
                 expired_before,
             )
+            for _, row in pairs:  # the new rows: written claimed or suppressed above
+                if row["id"] in inserted and row["status"] == "suppressed":
+                    suppressed_now.append(row["id"])
+                elif row["id"] in inserted:
+                    claimed.add(row["id"])
         results: dict[int, dict[str, Any]] = {}
         for _item, row in pairs:
             if row["id"] in claimed:
@@ -265,6 +279,14 @@ class EmailService:
             nonlocal outcomes, bounced, renewed
             renew = time.monotonic() - renewed > lease_seconds / 3
             with _write(held):
+                if held.dialect.name == "postgresql":
+                    # The outcomes need not wait for the WAL flush: if the database server
+                    # crashed and lost them, the rows would be `sending` again and resent after
+                    # the lease with the Message-ID already recorded durably (the claim is
+                    # committed synchronously before anything is sent), the same as after a
+                    # worker crash. A commit per RECORD_EVERY messages is the send path's
+                    # largest PostgreSQL cost otherwise.
+                    held.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 outbox.finish_many(held, outcomes)
                 _insert_ignore(
                     held,

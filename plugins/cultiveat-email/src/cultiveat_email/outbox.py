@@ -1,8 +1,9 @@
 """Outbox rows: insert-or-find per (send key, contact), claim a chunk for sending, record results.
 
-All set-based: one transaction inserts the chunk's rows, finds the suppressed addresses and
-claims what is to be sent (``pending``/``deferred`` -> ``sending`` with ``UPDATE ... RETURNING``);
-one transaction records the chunk's outcomes. A row is ``sending`` only while a process holds
+All set-based: one transaction finds the suppressed addresses, inserts the chunk's new rows
+already claimed (``sending``, or ``suppressed``) and claims the older ones that are to be
+sent (``pending``/``deferred`` -> ``sending`` with ``UPDATE ... RETURNING``); the outcomes are
+recorded in small set-based transactions as the chunk is sent. A row is ``sending`` only while a process holds
 its claim; the claim is a lease (``updated_at`` + ``CULTIVEAT_EMAIL_SEND_LEASE_SECONDS``) that
 the sending process renews. A row still ``sending`` after its lease ran out belonged to a
 process that died during the chunk: it is claimed again and resent **with the same
@@ -36,26 +37,36 @@ def _insert(dialect: str) -> Any:
 
 def ensure_rows(
     conn: sa.Connection, rows: Sequence[Mapping[str, Any]]
-) -> dict[tuple[str, int | None], dict[str, Any]]:
-    """Insert rows that do not exist yet; answer every row (new or old) by (send_key, contact)."""
+) -> tuple[dict[tuple[str, int | None], dict[str, Any]], set[int]]:
+    """Insert rows that do not exist yet; answer every row (new or old) by (send_key, contact)
+    and the ids of the rows this call inserted.
+
+    A row may carry its ``status``: the caller inserts the rows it is about to send as
+    ``sending`` (``attempts`` 1), which is its claim on them from the start (nobody else can
+    hold a row that did not exist), so a new row needs no separate claiming UPDATE. One
+    multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` statement.
+    """
     if not rows:
-        return {}
+        return {}, set()
     now = utcnow()
     values = [
-        {**row, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now}
+        {"status": "pending", "attempts": 0, **row, "created_at": now, "updated_at": now}
         for row in rows
     ]
     keyed = [r for r in values if r["contact_id"] is not None]
     loose = [r for r in values if r["contact_id"] is None]
+    inserted: set[int] = set()
     if keyed:
-        conn.execute(
-            _insert(conn.dialect.name).on_conflict_do_nothing(
-                index_elements=["send_key", "contact_id"]
-            ),
-            keyed,
+        inserted.update(
+            conn.execute(
+                _insert(conn.dialect.name)
+                .on_conflict_do_nothing(index_elements=["send_key", "contact_id"])
+                .returning(messages.c.id),
+                keyed,
+            ).scalars()
         )
     if loose:
-        conn.execute(messages.insert(), loose)
+        inserted.update(conn.execute(messages.insert().returning(messages.c.id), loose).scalars())
     found: dict[tuple[str, int | None], dict[str, Any]] = {}
     if keyed:
         keys = sorted({r["send_key"] for r in keyed})
@@ -72,7 +83,7 @@ def ensure_rows(
             sa.select(messages).where(messages.c.message_id.in_(ids))
         ).mappings():
             found[(row["send_key"], None)] = dict(row)
-    return found
+    return found, inserted
 
 
 def claimable(row: Mapping[str, Any], expired_before: datetime) -> bool:
