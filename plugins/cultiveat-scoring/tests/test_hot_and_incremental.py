@@ -214,3 +214,34 @@ def test_incremental_equals_full_recompute(crm: Any, first: list[Any], second: l
     service.mark_dirty(ids)
     service.rescore_dirty(now=NOW)
     assert _scores(crm) == incremental
+
+
+def test_a_run_rewrites_only_rows_that_moved(crm: Any) -> None:
+    """Decay moves every engaged contact a little each hour; a row is rewritten only when a
+    number moved by at least 0.005 (what the API shows) or an integer or flag changed, and a
+    kept row still adds up: its explanation is computed as of its own computed_at."""
+    service = crm.extensions["scoring"].service
+    quiet = add_contact(crm, "quiet@example.com", position="CEO", industry="SaaS")
+    busy = add_contact(crm, "busy@example.com", position="CEO", industry="SaaS")
+    log(crm, quiet, [("email_opened", days_ago(300))])  # 5 x 2^-30: moves ~1e-10 an hour
+    log(crm, busy, [("email_opened", days_ago(1))])  # ~4.67: moves ~0.013 an hour
+    with crm.begin() as conn:  # scored at the wall clock when logged: start from none at NOW
+        conn.execute(tables.scores.delete())
+    service.recompute_all(now=NOW)
+    service.recompute_all(now=NOW + timedelta(hours=1))
+    kept, moved = stored(crm, quiet), stored(crm, busy)
+    assert kept["computed_at"] == NOW and kept["engagement"] > 0
+    assert moved["computed_at"] == NOW + timedelta(hours=1)
+    assert abs(moved["engagement"] - 5 * 0.5 ** ((1 + 1 / 24) / 10)) < 1e-9
+    explained = service.explain(SYSTEM, quiet)
+    assert explained["computed_at"] == NOW.isoformat()
+    assert sum(r["points"] for r in explained["rules"]) == explained["score"] == 40
+    # an integer that changes is always written, with a history row
+    log(crm, quiet, [("demo_requested", NOW + timedelta(hours=1, minutes=-5))])
+    service.recompute_all(now=NOW + timedelta(hours=1))
+    after = stored(crm, quiet)
+    assert after["computed_at"] == NOW + timedelta(hours=1) and after["score"] == 80
+    history = service.history(SYSTEM, quiet)
+    assert {"score": 80, "at": (NOW + timedelta(hours=1)).isoformat()} in [
+        {"score": h["score"], "at": h["recorded_at"]} for h in history
+    ]

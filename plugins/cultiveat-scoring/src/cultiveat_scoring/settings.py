@@ -18,6 +18,9 @@ class ScoringSettings:
     # transactions); each range scans the contacts table once on PostgreSQL (a wide table:
     # the planner prefers a sequential scan for a fifth of it), so ranges are large
     chunk_size: int = 500_000
+    # PostgreSQL: a full recompute scores its ranges in this many connections at once (at
+    # least this many ranges); 1 = one after another
+    parallel: int = 2
     # PostgreSQL work_mem for a scoring run's transaction (SET LOCAL): the per-contact
     # aggregation and the joins hash in memory instead of sorting or spilling to disk
     work_mem: str = "256MB"

@@ -59,6 +59,8 @@ run_rows = sa.Table(
     sa.Column("groups", JSONType, nullable=False),
     sa.Column("old_score", sa.Integer),
     sa.Column("old_hot", sa.Boolean),
+    # the stored row differs (values moved, rule set changed) or there is none: write it
+    sa.Column("changed", sa.Boolean, nullable=False),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DELETE ROWS",
 )
