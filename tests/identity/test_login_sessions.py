@@ -283,3 +283,23 @@ def test_changing_ones_password_needs_the_current_one_and_counts_towards_lockout
     crm.auth.set_password(Actor.system("tests"), user.id, "reset by an admin 42")  # clears failures
     crm.auth.change_own_password(me, "reset by an admin 42", "a brand new passphrase 9")
     assert crm.auth.login(user.email, "a brand new passphrase 9").user.id == user.id
+
+
+def test_password_change_over_the_api_needs_the_current_password(crm, make_user, browser):
+    user = make_user("sales")
+    web = browser()
+    headers = csrf(login(web, user.email))
+    new = "a brand new passphrase 9"
+    missing = web.post("/api/users/me/password", json={"password": new}, headers=headers)
+    assert missing.status_code == 400 and "current_password" in missing.text
+    wrong = web.post(
+        "/api/users/me/password", json={"password": new, "current_password": "nope"}, headers=headers
+    )
+    assert wrong.status_code == 401 and "current password is wrong" in wrong.text
+    assert web.get("/api/contacts").status_code == 200  # nothing changed, still signed in
+    done = web.post(
+        "/api/users/me/password", json={"password": new, "current_password": PASSWORD}, headers=headers
+    )
+    assert done.status_code == 204
+    assert web.get("/api/contacts").status_code == 401  # every session ended
+    assert crm.auth.login(user.email, new).user.id == user.id

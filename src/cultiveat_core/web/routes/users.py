@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Any, ClassVar, cast
 
 import msgspec
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import Parameter
@@ -20,6 +20,7 @@ from cultiveat_core.crm import CRM
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor, User
 from cultiveat_core.services.tokens import ApiToken
+from cultiveat_core.web.routes.auth import client_ip
 from cultiveat_core.web.routes.bodies import Body, Email, documented
 
 # database ids are 32-bit: a larger one is a 400 from validation, never a 500 from the driver
@@ -64,9 +65,10 @@ class UserChange(Body):
 
 
 class PasswordChange(Body):
-    """One's new password."""
+    """One's new password, after the current one (a stolen session or token cannot change it)."""
 
     password: Password
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
 
 
 class RoleBody(Body):
@@ -144,13 +146,16 @@ class UserController(Controller):
         }
 
     @post("/me/password", sync_to_thread=True, status_code=204)
-    def change_own_password(self, crm: CRM, actor: Actor, data: PasswordChange) -> None:
-        """Change one's own password; every session ends (log in again)."""
+    def change_own_password(
+        self, crm: CRM, actor: Actor, request: Request[Any, Any, Any], data: PasswordChange
+    ) -> None:
+        """Change one's own password after giving the current one; every session ends (log in
+        again). A wrong current password answers 401 and counts towards the login lockout (429)."""
         if actor.user_id is None:
             from cultiveat_core.errors import ValidationError
 
             raise ValidationError.field("user", "only a user has a password")
-        crm.auth.set_password(actor, actor.user_id, data.password)
+        crm.auth.change_own_password(actor, data.current_password, data.password, ip=client_ip(request))
 
     @get("/{user_id:int}", sync_to_thread=True)
     def get_user(self, crm: CRM, actor: Actor, user_id: ObjectId) -> dict[str, Any]:
