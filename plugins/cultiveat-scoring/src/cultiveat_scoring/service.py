@@ -280,6 +280,11 @@ class ScoringService:
         if isinstance(contact_filter, IdRange):  # hash only the range's stored rows
             stored = sa.and_(stored, restrict(s.c.contact_id, contact_filter))
         conn.execute(sa.schema.CreateTable(r, if_not_exists=True))
+        full_range = contact_filter is None or isinstance(contact_filter, IdRange)
+        if self.dialect == "postgresql" and full_range:
+            # a range joins large sets only; the planner's estimate of the lookups' join (a few
+            # hundred rows for 250,000) made it probe the stored scores 250,000 times by key
+            conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'off', true)")
         conn.execute(
             r.insert().from_select(
                 ["contact_id", *SCORE_COLUMNS, "old_score", "old_hot", "changed"],
@@ -292,6 +297,8 @@ class ScoringService:
                 ).select_from(inner.outerjoin(s, stored)),
             )
         )
+        if self.dialect == "postgresql" and full_range:
+            conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'on', true)")
         # counted, not the INSERT's rowcount: psycopg reports -1 for it on some set-ups
         scored = int(conn.execute(sa.select(sa.func.count()).select_from(r)).scalar() or 0)
         if self.dialect == "postgresql" and scored > 10_000:
