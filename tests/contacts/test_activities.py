@@ -138,3 +138,33 @@ def test_bulk_activities_endpoint(client, samples):
         "/api/activities/bulk", json={"items": [{"contact_id": samples[0].id, "type": "nope"}]}
     )
     assert bad.status_code == 422
+
+
+def test_last_activity_at_follows_the_newest_activity_and_never_goes_back(crm, system):
+    from datetime import UTC, datetime, timedelta
+
+    first, second, third = (crm.contacts.create(system, person(i)) for i in (61, 62, 63))
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    crm.activities.log_many(
+        system,
+        [
+            {"contact_id": first.id, "type": "note", "occurred_at": base, "data": {"text": "a"}},
+            {"contact_id": first.id, "type": "email_sent", "occurred_at": base + timedelta(days=2)},
+            {"contact_id": second.id, "type": "email_sent", "occurred_at": base - timedelta(days=5)},
+            {"contact_id": first.id, "type": "email_sent", "occurred_at": base + timedelta(days=1)},
+        ],
+    )
+    assert crm.contacts.get(system, first.id).last_activity_at == base + timedelta(days=2)
+    assert crm.contacts.get(system, second.id).last_activity_at == base - timedelta(days=5)
+    assert crm.contacts.get(system, third.id).last_activity_at is None
+    # an older activity logged later does not move it back; a newer one moves it on
+    crm.activities.log_many(
+        system,
+        [
+            {"contact_id": first.id, "type": "email_sent", "occurred_at": base},
+            {"contact_id": second.id, "type": "email_sent", "occurred_at": base},
+        ],
+    )
+    assert crm.contacts.get(system, first.id).last_activity_at == base + timedelta(days=2)
+    assert crm.contacts.get(system, second.id).last_activity_at == base
+    assert crm.contacts.get(system, third.id).last_activity_at is None

@@ -134,21 +134,20 @@ class ActivityService:
                 .scalars()
                 .all()
             )
-            latest: dict[int, datetime] = {}
-            for row in rows:
-                cid = row["contact_id"]
-                if cid not in latest or row["occurred_at"] > latest[cid]:
-                    latest[cid] = row["occurred_at"]
+            # one set-based UPDATE … FROM: each contact's newest activity among the rows just
+            # written (their ids come from one sequence, so the id range is about len(rows));
+            # a committed activity of another transaction inside the range is a real activity too
+            newest = (
+                sa.select(a.c.contact_id, sa.func.max(a.c.occurred_at).label("ts"))
+                .where(a.c.id.between(min(ids), max(ids)))
+                .group_by(a.c.contact_id)
+                .subquery("newest")
+            )
             work.conn.execute(
                 c.update()
-                .where(c.c.id == sa.bindparam("cid"))
-                .where(
-                    sa.or_(
-                        c.c.last_activity_at.is_(None), c.c.last_activity_at < sa.bindparam("ts")
-                    )
-                )
-                .values(last_activity_at=sa.bindparam("ts")),
-                [{"cid": cid, "ts": ts} for cid, ts in latest.items()],
+                .where(c.c.id == newest.c.contact_id)
+                .where(sa.or_(c.c.last_activity_at.is_(None), c.c.last_activity_at < newest.c.ts))
+                .values(last_activity_at=newest.c.ts)
             )
             activities = [
                 row_to_activity({**row, "id": id_}) for id_, row in zip(ids, rows, strict=True)
