@@ -301,9 +301,6 @@ class ScoringService:
             conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'on', true)")
         # counted, not the INSERT's rowcount: psycopg reports -1 for it on some set-ups
         scored = int(conn.execute(sa.select(sa.func.count()).select_from(r)).scalar() or 0)
-        if self.dialect == "postgresql" and scored > 10_000:
-            # how many rows changed: few (an hourly run) -> the UPDATE looks them up by key
-            conn.exec_driver_sql("ANALYZE scoring_run (changed)")
         crossings = [
             HotLead(row[0], row[1], row[2])
             for row in conn.execute(
