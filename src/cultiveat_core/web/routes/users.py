@@ -247,7 +247,13 @@ class TokenController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        user_id: Annotated[int | None, Parameter(description="another user's tokens (tokens.manage)")] = None,
+        user_id: Annotated[
+            int | None,
+            Parameter(
+                description="another user's tokens (tokens.manage)",
+                schema_extra={"minimum": 1, "maximum": 2_147_483_647},
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         return {"items": [token_json(t) for t in crm.tokens.list(actor, user_id)]}
 
