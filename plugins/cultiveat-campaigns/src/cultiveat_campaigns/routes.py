@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Response, get, patch, post
+from litestar.params import Parameter
 
 from cultiveat_campaigns import analytics, history, library, sequences, service
 from cultiveat_campaigns.channels import channels
@@ -21,7 +22,7 @@ from cultiveat_campaigns.schemas import (
 )
 from cultiveat_campaigns.tables import recipients
 from cultiveat_core import CRM, Actor
-from cultiveat_core.web.routes.bodies import PathId, present
+from cultiveat_core.web.routes.bodies import MAX_ID, PathId, present
 
 # -- templates ---------------------------------------------------------------------------
 
@@ -160,8 +161,10 @@ def list_recipients(
     actor: Actor,
     campaign_id: PathId,
     status: str | None = None,
-    after_id: int = 0,
-    limit: int = 100,
+    after_id: Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_ID})] = 0,
+    limit: Annotated[
+        int, Parameter(description="1 to 500 (clamped)", schema_extra={"minimum": 1, "maximum": 500})
+    ] = 100,
 ) -> list[dict[str, Any]]:
     """Per recipient: send status and tracking status (Sent, Delivered, Opened, Clicked,
     Bounced, Unsubscribed)."""

@@ -48,18 +48,19 @@ Html = Annotated[str, template_text(LIMITS["body_html"], "the HTML body")]
 Text = Annotated[str, template_text(LIMITS["body_text"], "the plain-text body")]
 
 
-class AudienceFilter(Body):
-    """Contacts matching all of these."""
-
-    __openapi__: ClassVar[dict[str, Any]] = {"min_properties": 1}
-
-    stage: Annotated[str, Meta(max_length=50)] | list[Annotated[str, Meta(max_length=50)]] | UnsetType = UNSET
-    owner_id: ObjectId | UnsetType = UNSET
-    company: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-    tag: Annotated[str, Meta(max_length=30)] | UnsetType = UNSET
-
-
-assert set(AudienceFilter.__struct_fields__) == set(FILTER_KEYS)
+AUDIENCE_FILTER = Schema(
+    type=OBJECT,
+    description="contacts matching all of these",
+    properties={
+        "stage": Schema(type=STRING, max_length=50),
+        "owner_id": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID),
+        "company": Schema(type=STRING, max_length=200),
+        "tag": Schema(type=STRING, max_length=30),
+    },
+    min_properties=1,
+    additional_properties=False,
+)
+assert set(AUDIENCE_FILTER.properties or {}) == set(FILTER_KEYS)
 
 
 class Audience(Body):
@@ -67,7 +68,8 @@ class Audience(Body):
     (needs the segments plugin) or ``filter``."""
 
     __openapi_properties__: ClassVar[dict[str, Schema]] = {
-        "contact_ids": id_list(MAX_CONTACT_IDS, "existing contacts' ids")
+        "contact_ids": id_list(MAX_CONTACT_IDS, "existing contacts' ids"),
+        "filter": AUDIENCE_FILTER,
     }
     __openapi__: ClassVar[dict[str, Any]] = {
         "one_of": [Schema(required=[kind]) for kind in ("contact_ids", "segment_id", "filter")]
@@ -75,7 +77,7 @@ class Audience(Body):
 
     contact_ids: list[ObjectId] | UnsetType = UNSET
     segment_id: ObjectId | UnsetType = UNSET
-    filter: AudienceFilter | UnsetType = UNSET
+    filter: dict[str, Any] | UnsetType = UNSET  # its keys are checked by audience.validate
 
 
 class Fallbacks(Body):
@@ -111,11 +113,10 @@ class NewTemplate(TemplateChange):
     __openapi__: ClassVar[dict[str, Any]] = {
         "any_of": [
             Schema(required=[part], properties={part: Schema(min_length=1)}) for part in ("body_html", "body_text")
-        ]
+        ],
+        # required, checked by the service: one 422 lists every missing field
+        "required": ["name", "subject"],
     }
-
-    name: Annotated[str, one_line(LIMITS["name"], "the name")]
-    subject: Subject
 
 
 class Preview(Body):
@@ -133,9 +134,7 @@ class AudienceBody(Body):
     audience: Audience
 
 
-CampaignName = Annotated[
-    str, documented("1 to 200 characters", pattern=r"[^\s\x00\x1c-\x1f\x85]", maxLength=200)
-]
+CampaignName = Annotated[str, documented("1 to 200 characters", pattern=r"[^\s\x00\x1c-\x1f\x85]", maxLength=200)]
 Date = Annotated[str, documented("a date, e.g. 2024-01-15", format="date")]
 Time = Annotated[str, documented("an ISO 8601 time, e.g. 2024-01-15T09:00:00Z", format="date-time")]
 
@@ -219,11 +218,12 @@ class Step(Body):
 class NewSequence(Body):
     """A sequence of steps; contacts leave it on the ``exit_on`` events."""
 
-    name: Annotated[str, documented("a name", pattern=r"[^\s\x00\x1c-\x1f\x85]", maxLength=200)]
-    steps: Annotated[list[Step], Meta(min_length=1, max_length=50)]
+    name: Annotated[str, documented("a name", pattern=r"[^\s\x00\x1c-\x1f\x85]", maxLength=200)] | UnsetType = UNSET
+    steps: Annotated[list[Step], documented("1 to 50 steps", minItems=1, maxItems=50)] | UnsetType = UNSET
     exit_on: Annotated[list[str], documented("events: " + ", ".join(EXIT_EVENTS))] | UnsetType = UNSET
     channel: Annotated[str, documented("a channel (GET /api/campaigns/channels)", format=CHANNEL)] | UnsetType = UNSET
 
+    __openapi__: ClassVar[dict[str, Any]] = {"required": ["name", "steps"]}
     __openapi_properties__: ClassVar[dict[str, Schema]] = {
         "exit_on": Schema(
             type=OpenAPIType.ARRAY,
