@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import Body, Parameter
 
 from cultiveat_core import CRM, Actor
-from cultiveat_core.web.routes.bodies import PathId, present, whole_numbers
+from cultiveat_core.web.routes.bodies import MAX_ID, PathId, present, whole_numbers
 from cultiveat_segments.builder_page import ROUTES as BUILDER_ROUTES
 from cultiveat_segments.plugin import service
 from cultiveat_segments.schemas import (
+    PREFERENCES,
     DefinitionBody,
     ModelKind,
     NewSegment,
     Overrides,
-    PreferencesChange,
     SegmentChange,
 )
+
+# an optional id filter; documented bounds (a larger number is a 422 from the database layer)
+IdFilter = Annotated[int | None, Parameter(schema_extra={"minimum": 1, "maximum": MAX_ID})]
 
 
 class SegmentController(Controller):
@@ -39,13 +42,13 @@ class SegmentController(Controller):
     @post("/validate", sync_to_thread=True, status_code=200)
     def validate_definition(self, crm: CRM, actor: Actor, data: DefinitionBody) -> dict[str, Any]:
         """``{"definition"}`` -> ``{valid, errors: [{field, message}], unavailable: [...]}``."""
-        return service(crm).validate(actor, whole_numbers(data.definition))  # type: ignore[no-any-return]
+        return service(crm).validate(actor, whole_numbers(present(data).get("definition")))  # type: ignore[no-any-return]
 
     @post("/preview", sync_to_thread=True, status_code=200)
     def preview_definition(self, crm: CRM, actor: Actor, data: DefinitionBody) -> dict[str, Any]:
         """``{"definition", "limit"?}`` -> the count and first page of an unsaved definition."""
         limit = present(data).get("limit")
-        return service(crm).preview(actor, whole_numbers(data.definition), limit)  # type: ignore[no-any-return]
+        return service(crm).preview(actor, whole_numbers(present(data).get("definition")), limit)  # type: ignore[no-any-return]
 
     @get("/operators", sync_to_thread=True)
     def list_operators(self, crm: CRM, actor: Actor) -> dict[str, Any]:
@@ -64,9 +67,9 @@ class SegmentController(Controller):
         self,
         crm: CRM,
         actor: Actor,
-        contact_id: int | None = None,
+        contact_id: IdFilter = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        before: int | None = None,
+        before: IdFilter = None,
     ) -> dict[str, Any]:
         """Membership changes across segments, newest first (filter by ``contact_id``)."""
         return service(crm).history(
@@ -129,9 +132,9 @@ class SegmentController(Controller):
         crm: CRM,
         actor: Actor,
         segment_id: PathId,
-        contact_id: int | None = None,
+        contact_id: IdFilter = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        before: int | None = None,
+        before: IdFilter = None,
     ) -> dict[str, Any]:
         """When contacts entered or left this segment, newest first."""
         return service(crm).history(
@@ -189,11 +192,19 @@ class SegmentController(Controller):
         return get_preferences(crm, actor, contact_id)
 
     @put("/preferences/{contact_id:int}", sync_to_thread=True)
-    def put_preferences(self, crm: CRM, actor: Actor, contact_id: PathId, data: PreferencesChange) -> dict[str, Any]:
-        """Set any of interests, preferred_channel, frequency, topics (they stop being inferred)."""
+    def put_preferences(
+        self,
+        crm: CRM,
+        actor: Actor,
+        contact_id: PathId,
+        data: Annotated[dict[str, Any], Body(description="preferences", schema_extra=PREFERENCES)],
+    ) -> dict[str, Any]:
+        """Set any of interests, preferred_channel, frequency, topics (they stop being inferred).
+        The service checks every field, unknown ones included, and names each problem in one
+        422 (``preferences.clean``)."""
         from cultiveat_segments.preferences import set_preferences
 
-        return set_preferences(crm, actor, contact_id, present(data))
+        return set_preferences(crm, actor, contact_id, data)
 
     @post("/preferences/infer", sync_to_thread=True, status_code=202)
     def infer_preferences(self, crm: CRM, actor: Actor) -> dict[str, Any]:

@@ -174,11 +174,13 @@ class NewSegment(SegmentChange):
 
 
 class DefinitionBody(Body):
-    """A definition to check or preview."""
+    """A definition to check or preview (a definition that is not an object is the service's
+    422, with the shapes it takes)."""
 
     __openapi_properties__: ClassVar[dict[str, Schema]] = {"definition": DEFINITION}
+    __openapi__: ClassVar[dict[str, Any]] = {"required": ["definition"]}
 
-    definition: Definition
+    definition: Any = UNSET
     limit: Annotated[int, Meta(ge=1, le=500)] | UnsetType | None = UNSET
 
 
@@ -191,7 +193,6 @@ class Overrides(Body):
     mode: Literal["include", "exclude"] = "include"
 
 
-Item = Annotated[str, Meta(max_length=ITEM_MAX)]
 ITEMS = Schema(
     one_of=[
         Schema(
@@ -202,17 +203,17 @@ ITEMS = Schema(
         Schema(type=OpenAPIType.NULL),
     ]
 )
-
-
-class PreferencesChange(Body):
-    """What the person said; fields given stop being inferred."""
-
-    __openapi_properties__: ClassVar[dict[str, Schema]] = {"interests": ITEMS, "topics": ITEMS}
-
-    interests: list[Item] | UnsetType | None = UNSET
-    preferred_channel: Annotated[str, documented("a channel", enum=list(CHANNELS))] | UnsetType | None = UNSET
-    frequency: Annotated[str, documented("how often", enum=list(FREQUENCIES))] | UnsetType | None = UNSET
-    topics: list[Item] | UnsetType | None = UNSET
+# PUT /api/segments/preferences/{id} takes a JSON object that preferences.clean checks field by
+# field (unknown fields too, every problem in one 422); these are its fields
+PREFERENCES: dict[str, Any] = {
+    "properties": {
+        "interests": ITEMS,
+        "topics": ITEMS,
+        "preferred_channel": Schema(one_of=[Schema(enum=list(CHANNELS)), Schema(type=OpenAPIType.NULL)]),
+        "frequency": Schema(one_of=[Schema(enum=list(FREQUENCIES)), Schema(type=OpenAPIType.NULL)]),
+    },
+    "additional_properties": False,
+}
 
 
 class ModelKind(Body):
