@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import anyio
 from litestar import Request, Response, delete, get, post
 from litestar.params import Parameter
 from msgspec import Meta
 
-from cultiveat_core import CRM, Actor, NotFound
+from cultiveat_core import CRM, Actor, NotFound, ValidationError
 from cultiveat_core.errors import CultiveatError
-from cultiveat_core.web.routes.bodies import EMAIL_PATTERN, MAX_ID, Body, Email
+from cultiveat_core.web.routes.bodies import EMAIL_PATTERN, MAX_ID, UNSET, Body, Email, UnsetType
 from cultiveat_email import admin, esp, inbound
 from cultiveat_email.delivery import service
 
@@ -25,9 +25,11 @@ class WebhooksDisabled(CultiveatError):
 
 
 class TestMessage(Body):
-    """Where to send a test message."""
+    """Where to send a test message (``to`` is required: 422 without it)."""
 
-    to: Email
+    __openapi__: ClassVar[dict[str, Any]] = {"required": ["to"]}
+
+    to: Email | UnsetType = UNSET
 
 
 class Suppression(Body):
@@ -40,6 +42,8 @@ class Suppression(Body):
 @post("/api/email/test", sync_to_thread=True, tags=["email"], status_code=202)
 def test_email(crm: CRM, actor: Actor, data: TestMessage) -> dict[str, Any]:
     """Queue a test message: ``{"to": "you@example.com"}`` -> ``{"job_id"}`` (/api/jobs/{id})."""
+    if not isinstance(data.to, str) or not data.to:
+        raise ValidationError.field("to", "the address to send the test to is required")
     return {"job_id": admin.queue_test(crm, actor, data.to)}
 
 
