@@ -114,7 +114,12 @@ def test_the_schema_describes_every_json_body(api):
             refs = [s for s in schema.get("oneOf", [schema]) if s.get("type") != "null"]
             ref = refs[0].get("$ref", "").rsplit("/", 1)[-1] if len(refs) == 1 else ""
             if not ref:
-                open_bodies.append(label)
+                # a body its service checks field by field (every problem in one 422): the
+                # schema is written out in place (segment preferences, the reminders example)
+                if schema.get("additionalProperties") is False and schema.get("properties"):
+                    closed += 1
+                else:
+                    open_bodies.append(label)
                 continue
             assert components[ref].get("additionalProperties") is False, label
             assert components[ref].get("description"), f"{label}: {ref} has no description"
