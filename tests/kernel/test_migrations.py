@@ -139,3 +139,17 @@ def test_phone_blind_index_backfill_uses_the_crms_keys(make_crm):
         "p3@example.com": None,
     }
     assert keys["p1@example.com"] != keys["p2@example.com"]
+
+
+def test_activity_contact_ids_get_a_larger_statistics_sample_on_postgresql(make_crm):
+    crm = make_crm()
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("a per-column statistics target exists on PostgreSQL only")
+    with crm.engine.connect() as conn:
+        target = conn.execute(
+            sa.text(
+                "SELECT attstattarget FROM pg_attribute "
+                "WHERE attrelid = 'core_activities'::regclass AND attname = 'contact_id'"
+            )
+        ).scalar()
+    assert target == 1000
