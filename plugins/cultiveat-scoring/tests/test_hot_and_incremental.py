@@ -121,6 +121,48 @@ def test_big_batches_go_through_the_dirty_job(make_crm: Any) -> None:
     assert stored(crm, ids[0])["score"] == 20
 
 
+def test_a_large_dirty_set_is_scored_in_parallel_parts_like_a_full_run(make_crm: Any) -> None:
+    """PostgreSQL splits a dirty set of ``parallel_dirty_min`` or more by contact id into
+    ``parallel`` parts, one connection each; SQLite runs it as one. Either way every dirty
+    contact ends scored exactly as a full recompute scores it, and no mark is left behind."""
+    crm = make_crm(
+        plugins=[cultiveat_scoring.plugin],
+        event_wait_seconds=60,
+        environ={
+            "CULTIVEAT_SCORING_INLINE_LIMIT": "0",
+            "CULTIVEAT_SCORING_PARALLEL": "3",
+            "CULTIVEAT_SCORING_PARALLEL_DIRTY_MIN": "5",
+        },
+    )
+    service = crm.extensions["scoring"].service
+    positions = ["CEO", "VP Sales", "Analyst", None]
+    people = crm.contacts.create_many(
+        SYSTEM,
+        [
+            {"email": f"p{i}@example.com", "first_name": "P", "last_name": str(i), "position": positions[i % 4]}
+            for i in range(30)
+        ],
+    )
+    crm.activities.log_many(
+        SYSTEM,
+        [
+            {"contact_id": p.id, "type": kind, "occurred_at": days_ago(i % 9)}
+            for i, p in enumerate(people)
+            for kind in ("email_opened", "email_clicked")[: 1 + i % 2]
+        ],
+    )
+    with crm.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.dirty)).scalar() == 30
+    result = service.rescore_dirty(now=NOW)
+    assert result.scored == 30
+    with crm.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.dirty)).scalar() == 0
+    by_parts = _scores(crm)
+    assert len(by_parts) == 30
+    service.recompute_all(now=NOW)
+    assert _scores(crm) == by_parts
+
+
 TYPES = [
     "email_opened",
     "email_clicked",

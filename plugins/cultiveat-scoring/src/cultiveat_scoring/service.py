@@ -10,6 +10,7 @@ commit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -411,23 +412,61 @@ class ScoringService:
         return len(rows)
 
     def rescore_dirty(self, *, now: datetime | None = None) -> RunResult:
-        """Score every contact marked dirty before this call, in one set-based run."""
+        """Score every contact marked dirty before this call, set-based.
+
+        On PostgreSQL a large dirty set (``parallel_dirty_min``) is split by contact id into
+        ``parallel`` parts scored at once, each in its own connection and transaction (one
+        ``INSERT ... SELECT`` runs on one core); a part's dirty marks go with its commit.
+        """
         now = now or utcnow()
         d = tables.dirty
         cutoff = utcnow()
-        with self.crm.begin() as conn:
-            if self.dialect == "postgresql":
+        bounds: list[int] = []
+        if self.dialect == "postgresql":
+            with self.crm.begin() as conn:
                 waiting = conn.execute(sa.select(sa.func.count()).select_from(d)).scalar() or 0
                 if waiting > 1000:
                     # statistics of the set as it is now: without them the planner expected
                     # ~500,000 dirty rows for 50,000 and hashed the whole scores table to find
                     # their stored rows (0.5 s) instead of looking them up by key
                     conn.exec_driver_sql("ANALYZE scoring_dirty")
-            marked = sa.select(d.c.contact_id).where(d.c.marked_at <= cutoff)
-            scored, crossings, version = self._run(conn, marked, now)
-            conn.execute(d.delete().where(d.c.marked_at <= cutoff))
+                workers = max(1, self.settings.parallel)
+                if workers > 1 and waiting >= max(1, self.settings.parallel_dirty_min):
+                    found = conn.execute(
+                        sa.select(
+                            *(
+                                sa.func.percentile_disc(k / workers).within_group(d.c.contact_id)
+                                for k in range(1, workers)
+                            )
+                        ).where(d.c.marked_at <= cutoff)
+                    ).one()
+                    bounds = sorted({int(b) for b in found if b is not None})
+        edges: list[int | None] = [None, *bounds, None]
+        parts = list(itertools.pairwise(edges))
+
+        def score(low: int | None, high: int | None) -> tuple[int, list[HotLead], int]:
+            where = [d.c.marked_at <= cutoff]
+            if low is not None:
+                where.append(d.c.contact_id >= low)
+            if high is not None:
+                where.append(d.c.contact_id < high)
+            with self.crm.begin() as conn:
+                found = self._run(conn, sa.select(d.c.contact_id).where(*where), now)
+                conn.execute(d.delete().where(*where))
+            return found
+
+        if len(parts) == 1:
+            results = [score(None, None)]
+        else:
+            with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="scoring") as pool:
+                futures = [pool.submit(score, low, high) for low, high in parts]
+                results = [f.result() for f in futures]
+        scored = sum(n for n, _, _ in results)
+        crossings = sorted(
+            (lead for _, found, _ in results for lead in found), key=lambda lead: lead.contact_id
+        )
         self._after_run(crossings)
-        return RunResult(scored, tuple(crossings), version)
+        return RunResult(scored, tuple(crossings), results[-1][2])
 
     def recompute_all(
         self, *, now: datetime | None = None, progress: Progress | None = None

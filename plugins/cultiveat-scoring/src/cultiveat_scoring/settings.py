@@ -21,6 +21,9 @@ class ScoringSettings:
     # PostgreSQL: a full recompute scores its ranges in this many connections at once (at
     # least this many ranges); 1 = one after another
     parallel: int = 2
+    # PostgreSQL: a dirty run of at least this many contacts is split into ``parallel`` parts
+    # by contact id, each scored in its own connection and transaction at once
+    parallel_dirty_min: int = 10_000
     # PostgreSQL work_mem for a scoring run's transaction (SET LOCAL): the per-contact
     # aggregation and the joins hash in memory instead of sorting or spilling to disk
     work_mem: str = "256MB"
