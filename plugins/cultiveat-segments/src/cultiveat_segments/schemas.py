@@ -217,6 +217,7 @@ PREFERENCES: dict[str, Any] = {
 
 
 class ModelKind(Body):
-    """Which model: ``behaviour`` (default) or ``preference``."""
+    """Which model: ``behaviour`` (default) or ``preference`` (another kind is the service's
+    422)."""
 
-    kind: Literal["behaviour", "preference"] = "behaviour"
+    kind: Annotated[str, documented("the model", enum=["behaviour", "preference"])] = "behaviour"
