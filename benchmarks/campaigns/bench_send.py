@@ -84,6 +84,18 @@ def tree_rss_kb(pid: int) -> int:
     return total + sum(tree_rss_kb(int(c)) for c in children)
 
 
+def threaded_rate(run, count: int, connections: int) -> float:
+    """Messages per second of ``run(offset, n)`` split over ``connections`` threads."""
+    per = count // connections
+    threads = [threading.Thread(target=run, args=(k * per, per)) for k in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return per * connections / (time.perf_counter() - started)
+
+
 def smtp_reference(port: int, count: int, connections: int = 1) -> float:
     """Raw smtplib: ``connections`` threads, each one persistent connection, ``count`` messages."""
     def run(offset: int, n: int) -> None:
@@ -96,14 +108,7 @@ def smtp_reference(port: int, count: int, connections: int = 1) -> float:
             conn.sendmail("crm@cultiveat.test", [f"ref{i}@ref.invalid"], msg.as_bytes())
         conn.quit()
 
-    per = count // connections
-    threads = [threading.Thread(target=run, args=(k * per, per)) for k in range(connections)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return per * connections / (time.perf_counter() - started)
+    return threaded_rate(run, count, connections)
 
 
 def pipelined_reference(port: int, count: int, connections: int) -> float:
@@ -123,14 +128,7 @@ def pipelined_reference(port: int, count: int, connections: int) -> float:
             assert outcome.kind == "sent", outcome
         sender.close()
 
-    per = count // connections
-    threads = [threading.Thread(target=run, args=(k * per, per)) for k in range(connections)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return per * connections / (time.perf_counter() - started)
+    return threaded_rate(run, count, connections)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -196,7 +196,9 @@ def test_fast_phone_matches_phonenumbers():
             assert fast is not None and fast == normalise_phone(text), text
 
 
-def test_a_batch_is_redone_when_a_contact_appears_meanwhile(crm, system, monkeypatch):
+def blind_to_late_contact_once(crm, system, monkeypatch) -> dict[str, int]:
+    """Create late@example.com, then make the importer's first existing-email lookup miss it,
+    as if it was created after the lookup: the batch must be rolled back and redone."""
     from cultiveat_core.importing import runner
 
     crm.contacts.create(system, {"email": "late@example.com", "first_name": "L", "last_name": "A"})
@@ -207,10 +209,15 @@ def test_a_batch_is_redone_when_a_contact_appears_meanwhile(crm, system, monkeyp
         calls["n"] += 1
         found = original(self, conn, keys)
         if calls["n"] == 1:
-            found.pop("late@example.com", None)  # as if it was created after the lookup
+            found.pop("late@example.com", None)
         return found
 
     monkeypatch.setattr(runner.BatchWriter, "_existing", blind_once)
+    return calls
+
+
+def test_a_batch_is_redone_when_a_contact_appears_meanwhile(crm, system, monkeypatch):
+    calls = blind_to_late_contact_once(crm, system, monkeypatch)
     data = HEADER + "new@example.com,N,E,,Acme,,\nlate@example.com,L,A,,,,\n"
     result = run(crm, system, data)
     assert (result.created, result.skipped, result.errors) == (1, 1, [])
@@ -409,22 +416,9 @@ def test_errors_keep_file_order_across_batches(crm, system):
 def test_events_of_a_redone_batch_carry_the_final_ids(make_crm, system, monkeypatch):
     """The event contacts are built by the reader and given their ids by the writer: a batch
     rolled back and redone fires once, with the ids the contacts were stored under."""
-    from cultiveat_core.importing import runner
-
     recorder = Recorder()
     crm = make_crm(plugins=[recorder])
-    crm.contacts.create(system, {"email": "late@example.com", "first_name": "L", "last_name": "A"})
-    original = runner.BatchWriter._existing
-    calls = {"n": 0}
-
-    def blind_once(self, conn, keys):
-        calls["n"] += 1
-        found = original(self, conn, keys)
-        if calls["n"] == 1:
-            found.pop("late@example.com", None)
-        return found
-
-    monkeypatch.setattr(runner.BatchWriter, "_existing", blind_once)
+    calls = blind_to_late_contact_once(crm, system, monkeypatch)
     data = HEADER + "n1@example.com,N,E,,Acme,,T\nlate@example.com,L,A,,,,\nn2@example.com,N,F,,,,\n"
     result = run(crm, system, data)
     assert (result.created, result.skipped, calls["n"]) == (2, 1, 2)
