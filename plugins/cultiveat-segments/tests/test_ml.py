@@ -128,6 +128,24 @@ def test_training_refuses_too_little_data_with_a_clear_message(crm):
         score(crm, "preference")
 
 
+def test_the_daily_scoring_waits_quietly_for_a_first_model(crm):
+    """A new installation has no model: the daily run is done with nothing to do (no failed
+    job, no error in the log); asked for explicitly, scoring still says to train first."""
+    daily = crm.registry.periodic_tasks["segments.daily_score"]
+    job_id = crm.jobs.enqueue(daily.task, daily.payload)
+    crm.jobs.run_pending()
+    job = crm.jobs.get(job_id)
+    assert job.status == "done" and job.result == {"skipped": "no trained behaviour model yet"}
+    asked = crm.jobs.enqueue("segments.score", {"kind": "behaviour"})
+    crm.jobs.run_pending()
+    assert crm.jobs.get(asked).status != "done"  # failed, to be retried: it was asked for
+    behaviour_population(crm)
+    train(crm, "behaviour")
+    again = crm.jobs.enqueue(daily.task, daily.payload)
+    crm.jobs.run_pending()
+    assert crm.jobs.get(again).status == "done" and "skipped" not in crm.jobs.get(again).result
+
+
 def test_preference_segmentation(crm):
     contacts = crm.contacts.create_many(
         SYSTEM,

@@ -33,9 +33,13 @@ def train_task(ctx: JobContext, kind: str = "behaviour") -> dict[str, Any]:
     return train(ctx.crm, kind, progress=ctx.progress)
 
 
-def score_task(ctx: JobContext, kind: str = "behaviour") -> dict[str, Any]:
-    from cultiveat_segments.ml.runs import score
+def score_task(ctx: JobContext, kind: str = "behaviour", if_trained: bool = False) -> dict[str, Any]:
+    """Assign contacts to the latest model's segments. ``if_trained`` (the daily run): no
+    model trained yet is nothing to do, not a failure (a new installation has none)."""
+    from cultiveat_segments.ml.runs import has_model, score
 
+    if if_trained and not has_model(ctx.crm, kind):
+        return {"skipped": f"no trained {kind} model yet"}
     return score(ctx.crm, kind)
 
 
@@ -72,6 +76,8 @@ def periodic_tasks(crm: CRM) -> list[PeriodicTask]:
     every = timedelta(hours=crm.plugin_settings(SegmentsSettings).refresh_hours)
     return [
         PeriodicTask("segments.daily_refresh", "segments.refresh", every),
-        PeriodicTask("segments.daily_score", "segments.score", every, {"kind": "behaviour"}),
+        PeriodicTask(
+            "segments.daily_score", "segments.score", every, {"kind": "behaviour", "if_trained": True}
+        ),
         PeriodicTask("segments.daily_preferences", "segments.infer_preferences", every),
     ]

@@ -290,6 +290,13 @@ def _sklearn_version() -> str:
     return str(sklearn.__version__)
 
 
+def has_model(crm: CRM, kind: str = "behaviour") -> bool:
+    """Whether a model of ``kind`` has been trained (the daily scoring skips until then)."""
+    kind = _check_kind(kind)
+    with crm.engine.connect() as conn:
+        return _latest(conn, kind) is not None
+
+
 def score(
     crm: CRM,
     kind: str = "behaviour",
