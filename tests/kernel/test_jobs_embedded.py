@@ -43,6 +43,8 @@ class JobsPlugin:
 
     def flaky(self, ctx, **payload):
         self.runs.append((ctx.job_id, {"attempt": ctx.attempt}))
+        if payload.get("invalid"):
+            raise ValidationError.field("invalid", "this input can never work")
         if ctx.attempt <= self.fail_times:
             raise ConnectionError(f"remote down (attempt {ctx.attempt})")
         return "ok"
@@ -169,6 +171,17 @@ def test_failing_jobs_retry_with_backoff_then_fail_with_the_error(make_crm):
     assert job.error == "ConnectionError: remote down (attempt 3)"
     assert crm.jobs.run_pending() == 0
     assert [payload["attempt"] for _, payload in plugin.runs] == [1, 2, 3]
+
+
+def test_a_job_refusing_its_input_fails_at_once_without_retries(make_crm):
+    plugin = JobsPlugin()
+    crm = make_crm(plugins=[plugin])
+    job_id = crm.jobs.enqueue("kj.flaky", {"invalid": True})
+    assert crm.jobs.run_pending() == 1
+    job = crm.jobs.get(job_id)
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert "this input can never work" in job.error
+    assert crm.jobs.run_pending() == 0
 
 
 def test_a_job_succeeding_on_retry_is_done(make_crm):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from cultiveat_core.db import tables
 from cultiveat_core.db.metadata import utcnow
 from cultiveat_core.domain import Actor
-from cultiveat_core.errors import NotFound, ValidationError
+from cultiveat_core.errors import NotFound, PermissionDenied, ValidationError
 from cultiveat_core.jobs.context import JobContext
 from cultiveat_core.services.audit import canonical
 from cultiveat_core.services.unit_of_work import UnitOfWork, transaction
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("cultiveat.jobs")
 j = tables.jobs
 LEASE_SECONDS = 300.0
+# a job raising one of these fails at once, without the task's retries
+FINAL_ERRORS = (ValidationError, NotFound, PermissionDenied)
 
 
 @attrs.frozen
@@ -219,7 +221,12 @@ class JobQueue:
             result = task.func(ctx, **ctx.payload)
         except Exception as exc:
             error = "".join(traceback.format_exception_only(exc)).strip()
-            if row["attempts"] <= task.max_retries:
+            if isinstance(exc, FINAL_ERRORS):
+                # wrong input, a missing object or a refused permission: another attempt
+                # would get the same answer, so the job fails now with it
+                log.error("job %s (%s) failed: %s", row["id"], row["name"], error)
+                self._finish(row, "failed", error=error)
+            elif row["attempts"] <= task.max_retries:
                 backoff = timedelta(seconds=task.retry_backoff ** row["attempts"])
                 log.warning("job %s (%s) failed on attempt %s, retrying in %s: %s",
                             row["id"], row["name"], row["attempts"], backoff, error)
