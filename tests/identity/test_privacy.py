@@ -177,3 +177,28 @@ def test_erasure_of_a_contact_with_1000_activities(crm):
     print(f"\nerasure of a contact with 1,000 activities: {elapsed * 1000:.0f} ms ({crm.engine.dialect.name})")
     assert result["activities"] == 1000
     assert elapsed < 10
+
+
+def test_an_import_brings_back_only_the_erased_person_with_consent_refused(crm):
+    import io
+
+    from cultiveat_core.importing import ImportOptions, run_import
+
+    erased = crm.contacts.create(SYSTEM, ANN)
+    erase_contact(crm, SYSTEM, erased.id)
+    data = (
+        "Email,First Name,Last Name\n"
+        + "ANN@Example.com,Ann,Lee\n"
+        + "".join(f"new{i}@example.com,New,{i}\n" for i in range(30))
+    ).encode()
+    result = run_import(crm, SYSTEM, io.BytesIO(data), size=len(data), options=ImportOptions())
+    assert result.created == 31 and result.errors == []
+    crm.events.close()  # the contacts_created listeners ran after the commit
+    c, consents = tables.contacts, tables.consents
+    with crm.engine.connect() as conn:
+        back = conn.execute(sa.select(c.c.id).where(c.c.email_key == "ann@example.com")).scalar_one()
+        refused = conn.execute(
+            sa.select(consents.c.contact_id).where(consents.c.source == "erasure tombstone").distinct()
+        ).scalars().all()
+        assert crm.consent.allowed(conn, [back], "email_marketing") == set()
+    assert refused == [back]

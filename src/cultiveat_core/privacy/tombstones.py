@@ -28,14 +28,25 @@ def email_hash(crm: CRM, email_key: str) -> str:
 
 
 def tombstoned(crm: CRM, conn: sa.Connection, email_keys: Iterable[str]) -> set[str]:
-    """The email keys among ``email_keys`` that belong to erased people."""
-    by_hash = {email_hash(crm, k): k for k in email_keys}
-    if not by_hash:
-        return set()
+    """The email keys among ``email_keys`` that belong to erased people, lower-cased (the form
+    the tombstone's hash was made from: ``Ann@Example.com`` and ``ann@example.com`` match).
+
+    Called for every batch of created contacts (an import asks for 5,000 at a time): without
+    any tombstone it answers from one probe, and on PostgreSQL the hashes go as one array
+    parameter (``= ANY``) instead of 5,000 bind parameters (88 ms a batch on an empty table).
+    """
     t = tables.erasure_tombstones
-    found = conn.execute(
-        sa.select(t.c.email_hash).where(t.c.email_hash.in_(list(by_hash)))
-    ).scalars()
+    keys = list(email_keys)
+    if not keys or conn.execute(sa.select(t.c.email_hash).limit(1)).first() is None:
+        return set()
+    by_hash = {email_hash(crm, k): k.strip().lower() for k in keys}
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            sa.text("SELECT email_hash FROM core_erasure_tombstones WHERE email_hash = ANY(:hashes)"),
+            {"hashes": list(by_hash)},
+        ).scalars()
+    else:
+        found = conn.execute(sa.select(t.c.email_hash).where(t.c.email_hash.in_(list(by_hash)))).scalars()
     return {by_hash[h] for h in found}
 
 
