@@ -337,6 +337,47 @@ def test_communication_history_pages_of_25(crm, client):
     assert len(set(ids)) == 30
 
 
+def test_communication_tab_groups_by_day_and_pages_without_javascript(crm):
+    import re
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from urllib.parse import unquote
+
+    from cultiveat_campaigns.ui import render_communication_tab
+
+    [ann] = make_contacts(crm, 1)
+    base = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)
+    crm.activities.log_many(
+        SYSTEM,
+        [
+            {
+                "contact_id": ann.id,
+                "type": "email_sent",
+                "occurred_at": base - timedelta(hours=3 * i),
+                "data": {"subject": f"<m{i}>", "direction": "outbound"},
+            }
+            for i in range(30)
+        ],
+    )
+
+    def render(**query):
+        return render_communication_tab(
+            crm=crm, actor=SYSTEM, contact=ann, request=SimpleNamespace(query_params=query)
+        )
+
+    first = render()
+    assert first.count("<li ") == 25 and "&lt;m0&gt;" in first and "<m0>" not in first
+    days = re.findall(r"data-day='([0-9-]+)'", first)
+    assert days == sorted(set(days), reverse=True) and days[0] == "2026-05-04" and len(days) == 4
+    link = re.search(r"<a class='button' data-more href='([^']+)'>Older messages</a>", first)
+    assert link and link.group(1).startswith(f"/contacts/{ann.id}?tab=communication&amp;comm_before=")
+    cursor = unquote(link.group(1).split("comm_before=")[1].split("#")[0])
+    second = render(comm_before=cursor)
+    assert second.count("<li ") == 5 and "data-more href" not in second and "Newest messages" in second
+    # the activity tab's own cursor (?before=) is not this tab's
+    assert render(before="2026-05-01T00:00:00+00:00_1").count("<li ") == 25
+
+
 def test_cli_campaigns_send(crm, client, run_jobs, sink):
     [ann] = make_contacts(crm, 1)
     new_campaign(client, [ann.id], name="CLI campaign")
