@@ -455,18 +455,7 @@ class ScoringService:
                 conn.execute(d.delete().where(*where))
             return found
 
-        if len(parts) == 1:
-            results = [score(None, None)]
-        else:
-            with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="scoring") as pool:
-                futures = [pool.submit(score, low, high) for low, high in parts]
-                results = [f.result() for f in futures]
-        scored = sum(n for n, _, _ in results)
-        crossings = sorted(
-            (lead for _, found, _ in results for lead in found), key=lambda lead: lead.contact_id
-        )
-        self._after_run(crossings)
-        return RunResult(scored, tuple(crossings), results[-1][2])
+        return self._run_parts([lambda low=low, high=high: score(low, high) for low, high in parts], len(parts))
 
     def recompute_all(
         self, *, now: datetime | None = None, progress: Progress | None = None
@@ -507,19 +496,25 @@ class ScoringService:
                     progress(min(done[0], total), total, f"scored {done[0]} of {total} contacts")
             return found
 
-        if workers == 1:
-            results = [score(ids) for ids in ranges]
+        return self._run_parts([lambda ids=ids: score(ids) for ids in ranges], workers)
+
+    def _run_parts(
+        self, parts: Sequence[Callable[[], tuple[int, list[HotLead], int]]], workers: int
+    ) -> RunResult:
+        """Run the parts of a run (each its own transaction), in ``workers`` connections at
+        once when more than one, then fire the hot-lead crossings of all of them."""
+        if workers <= 1 or len(parts) == 1:
+            results = [part() for part in parts]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scoring") as pool:
-                futures = [pool.submit(score, ids) for ids in ranges]
+                futures = [pool.submit(part) for part in parts]
                 results = [f.result() for f in futures]
         scored = sum(n for n, _, _ in results)
         crossings = sorted(
             (lead for _, found, _ in results for lead in found), key=lambda lead: lead.contact_id
         )
-        version = results[-1][2]
         self._after_run(crossings)
-        return RunResult(scored, tuple(crossings), version)
+        return RunResult(scored, tuple(crossings), results[-1][2])
 
     # -- after commit ------------------------------------------------------------------------
 
