@@ -281,9 +281,6 @@ class Batch:
     bytes_read: int
     final: bool = False
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
 
 @attrs.define
 class Prepared:
@@ -708,22 +705,16 @@ class BatchWriter:
         stored = encrypt_contact_rows(self.crm, rows)
         names = self.columns
         out: list[InsertParts] = []
-        if dialect == "postgresql":
-            for plain, row, (key, tag_names, links, row_tags) in zip(rows, stored, extras, strict=True):
-                social, custom = row["social"], row["custom"]
-                row["social"] = json.dumps(social) if social else "{}"
-                row["custom"] = json.dumps(custom) if custom else "{}"
-                cells = [_copy_text(row.get(n)) for n in names]
-                out.append(InsertParts(cells, key, tag_names, links, self._event_contact(plain, row_tags)))
-        else:
-            json_value = self.json_value
-            empty = json_value({})
-            for plain, row, (key, tag_names, links, row_tags) in zip(rows, stored, extras, strict=True):
-                social, custom = row["social"], row["custom"]
-                row["social"] = json_value(social) if social else empty
-                row["custom"] = json_value(custom) if custom else empty
-                cells = [row.get(n) for n in names]
-                out.append(InsertParts(cells, key, tag_names, links, self._event_contact(plain, row_tags)))
+        postgres = dialect == "postgresql"
+        encode = json.dumps if postgres else self.json_value
+        empty = encode({})
+        for plain, row, (key, tag_names, links, row_tags) in zip(rows, stored, extras, strict=True):
+            social, custom = row["social"], row["custom"]
+            row["social"] = encode(social) if social else empty
+            row["custom"] = encode(custom) if custom else empty
+            get = row.get
+            cells = [_copy_text(get(n)) for n in names] if postgres else [get(n) for n in names]
+            out.append(InsertParts(cells, key, tag_names, links, self._event_contact(plain, row_tags)))
         return out
 
     def _insert(
@@ -734,7 +725,7 @@ class BatchWriter:
         now = utcnow()
         # the rows the full validation passed are prepared here, the others were in the reader
         todo = [v for _, v, parts in items if parts is None]
-        done = iter(self.insert_parts(todo)) if todo else iter(())
+        done = iter(self.insert_parts(todo))
         parts_list = [parts if parts is not None else next(done) for _, _, parts in items]
         companies = self._company_ids(conn, [v.get("company") for _, v, _ in items])
         ids = self._allocate_ids(conn, len(items))
